@@ -1,0 +1,250 @@
+#include "subgrad/core/tape.hpp"
+
+#include <algorithm>
+#include <atomic>
+
+#include <fmt/format.h>
+
+namespace subgrad {
+
+namespace {
+
+// Read by an empty tape's recording path: its zero capacity sends the first record to grow().
+detail::Block empty_block;
+
+constexpr std::size_t first_block_operands = std::size_t{1} << 12;
+constexpr std::size_t largest_block_operands = std::size_t{1} << 22;
+
+std::uint32_t next_tape_id() {
+  static std::atomic<std::uint32_t> counter{0};
+  std::uint32_t id = ++counter;
+  while (id == 0) id = ++counter;  // 0 means "on no tape"; skip it when the counter wraps
+  return id;
+}
+
+// The hot loop: statements [low, high) of one block, last to first.
+void sweep_statements(const detail::Block& block, std::size_t low, std::size_t high,
+                      std::size_t& operand, std::size_t& large, double* adjoints) {
+  const std::uint8_t* counts = block.counts.get();
+  const Index* indices = block.indices.get();
+  const double* partials = block.partials.get();
+  const double* left_hand_sides = adjoints + block.first_statement + 1;
+  for (std::size_t statement = high; statement > low;) {
+    --statement;
+    std::size_t count = counts[statement];
+    if (count == detail::large_statement) [[unlikely]] count = block.large_counts[--large];
+    operand -= count;
+    const double adjoint = left_hand_sides[statement];
+    if (adjoint == 0.0) continue;
+    const std::size_t end = operand + count;
+    for (std::size_t k = operand; k < end; ++k) adjoints[indices[k]] += partials[k] * adjoint;
+  }
+}
+
+}  // namespace
+
+Tape::Tape() : current_(&empty_block), id_(next_tape_id()), previous_(detail::active_tape) {
+  detail::active_tape = this;
+}
+
+Tape::Tape(PassiveTag) : current_(&empty_block), id_(next_tape_id()), is_default_(true) {}
+
+Tape::~Tape() {
+  if (is_default_) return;
+  if (detail::active_tape == this) {
+    detail::active_tape = previous_;
+    return;
+  }
+  // Destroyed out of order: unlink this tape from the chain of the tapes nested inside it.
+  for (Tape* tape = detail::active_tape; tape != nullptr; tape = tape->previous_) {
+    if (tape->previous_ == this) {
+      tape->previous_ = previous_;
+      break;
+    }
+  }
+}
+
+Tape& Tape::default_for_thread() {
+  thread_local Tape tape{PassiveTag{}};
+  return tape;
+}
+
+void Tape::clear() {
+  for (std::size_t b = 0; b < blocks_.size() && b <= current_block_; ++b) {
+    blocks_[b]->operand_used = 0;
+    blocks_[b]->statement_used = 0;
+    blocks_[b]->large_counts.clear();
+  }
+  current_block_ = 0;
+  if (!blocks_.empty()) {
+    current_ = blocks_.front().get();
+    current_->first_statement = 0;
+    current_->statement_capacity =
+        static_cast<std::size_t>(std::min<std::uint64_t>(current_->statement_allocated, index_limit_));
+  } else {
+    current_ = &empty_block;
+  }
+  statements_before_current_ = 0;
+  operands_before_current_ = 0;
+  nodes_.clear();
+  adjoints_.clear();
+  swept_ = false;
+  swept_statement_count_ = 0;
+  id_ = next_tape_id();
+}
+
+std::size_t Tape::memory_bytes() const noexcept {
+  std::size_t large = 0;
+  for (std::size_t b = 0; b < blocks_.size() && b <= current_block_; ++b) {
+    large += blocks_[b]->large_counts.size();
+  }
+  return operand_count() * (sizeof(Index) + sizeof(double)) + statement_count() * sizeof(std::uint8_t) +
+         large * sizeof(std::uint32_t);
+}
+
+std::size_t Tape::capacity_bytes() const noexcept {
+  std::size_t bytes = 0;
+  for (const auto& block : blocks_) {
+    bytes += block->operand_capacity * (sizeof(Index) + sizeof(double)) + block->statement_allocated +
+             block->large_counts.capacity() * sizeof(std::uint32_t);
+  }
+  return bytes;
+}
+
+detail::Block* Tape::grow(std::size_t operands_needed) {
+  const std::uint64_t first = statement_count();
+  if (first >= index_limit_) {
+    throw Error(fmt::format(
+        "subgrad::Tape: cannot record statement {}: a tape holds at most {} indices (32-bit); "
+        "split the computation or clear() the tape",
+        first + 1, index_limit_));
+  }
+  const bool had_block = current_ != &empty_block;
+  std::size_t next = had_block ? current_block_ + 1 : 0;
+  if (had_block) {
+    statements_before_current_ += current_->statement_used;
+    operands_before_current_ += current_->operand_used;
+  }
+  const std::size_t wanted = std::max<std::size_t>(
+      operands_needed,
+      next == 0 ? first_block_operands
+                : std::min(largest_block_operands, blocks_[next - 1]->operand_capacity * 2));
+  if (next < blocks_.size() && blocks_[next]->operand_capacity < operands_needed) {
+    blocks_.erase(blocks_.begin() + static_cast<std::ptrdiff_t>(next));  // too small to reuse
+  }
+  if (next == blocks_.size()) {
+    auto block = std::make_unique<detail::Block>();
+    block->indices = std::make_unique_for_overwrite<Index[]>(wanted);
+    block->partials = std::make_unique_for_overwrite<double[]>(wanted);
+    block->counts = std::make_unique_for_overwrite<std::uint8_t[]>(wanted);
+    block->operand_capacity = wanted;
+    block->statement_allocated = wanted;
+    blocks_.push_back(std::move(block));
+  }
+  detail::Block* block = blocks_[next].get();
+  block->operand_used = 0;
+  block->statement_used = 0;
+  block->large_counts.clear();
+  block->first_statement = first;
+  block->statement_capacity =
+      static_cast<std::size_t>(std::min<std::uint64_t>(block->statement_allocated, index_limit_ - first));
+  current_block_ = next;
+  current_ = block;
+  return block;
+}
+
+void Tape::record_node(NodeBackward backward) {
+  nodes_.push_back(Node{statement_count(), std::move(backward)});
+}
+
+void Tape::check_owns(std::uint32_t tape, std::string_view operation, std::string_view what) const {
+  if (tape == id_) [[likely]] return;
+  if (tape == 0) {
+    throw Error(fmt::format("{}: {} is not on a tape (a default-constructed Var)", operation, what));
+  }
+  throw Error(fmt::format(
+      "{}: {} belongs to tape #{}, but the active tape is #{}: it was recorded before a clear(), "
+      "on a tape that was destroyed, or on another thread's tape",
+      operation, what, tape, id_));
+}
+
+void Tape::backward(Index output, std::uint32_t output_tape, double seed, std::string_view operation) {
+  const std::uint64_t statements = statement_count();
+  if (statements == 0) {
+    throw Error(fmt::format("{}: the active tape (#{}) is empty: record a computation first", operation, id_));
+  }
+  check_owns(output_tape, operation, "the output");
+  if (output == 0 || output > statements) {
+    throw Error(fmt::format("{}: output index {} is not on the tape ({} statements)", operation, output,
+                            statements));
+  }
+  adjoints_.assign(static_cast<std::size_t>(output) + 1, 0.0);
+  adjoints_[output] = seed;
+  sweep(output);
+  swept_ = true;
+  swept_statement_count_ = statements;
+}
+
+void Tape::sweep(std::uint64_t end) {
+  double* adjoints = adjoints_.data();
+  // Nodes recorded after `end` statements cannot reach the output.
+  std::size_t node = static_cast<std::size_t>(
+      std::upper_bound(nodes_.begin(), nodes_.end(), end,
+                       [](std::uint64_t position, const Node& n) { return position < n.position; }) -
+      nodes_.begin());
+
+  std::size_t b = current_block_;
+  while (b > 0 && blocks_[b]->first_statement >= end) --b;
+  const detail::Block* block = end > 0 ? blocks_[b].get() : nullptr;
+  std::size_t operand = 0;
+  std::size_t large = 0;
+  if (block != nullptr) {
+    const std::size_t high = static_cast<std::size_t>(end - block->first_statement);
+    if (high == block->statement_used) {
+      operand = block->operand_used;
+      large = block->large_counts.size();
+    } else {  // the output lies inside the block: count the operands of the statements before it
+      for (std::size_t s = 0; s < high; ++s) {
+        const std::size_t count = block->counts[s];
+        if (count == detail::large_statement) {
+          operand += block->large_counts[large++];
+        } else {
+          operand += count;
+        }
+      }
+    }
+  }
+
+  std::uint64_t current = end;
+  while (true) {
+    const std::uint64_t stop = node > 0 ? nodes_[node - 1].position : 0;
+    while (current > stop) {
+      if (current == block->first_statement) {
+        block = blocks_[--b].get();
+        operand = block->operand_used;
+        large = block->large_counts.size();
+      }
+      const std::uint64_t low = std::max(stop, block->first_statement);
+      sweep_statements(*block, static_cast<std::size_t>(low - block->first_statement),
+                       static_cast<std::size_t>(current - block->first_statement), operand, large,
+                       adjoints);
+      current = low;
+    }
+    if (node == 0) break;
+    nodes_[--node].backward(std::span<double>(adjoints_));
+  }
+}
+
+double Tape::adjoint(Index index, std::uint32_t tape, std::string_view operation) const {
+  check_owns(tape, operation, "the Var");
+  if (!swept_) {
+    throw Error(fmt::format("{}: no backward() on tape #{} since it was last cleared", operation, id_));
+  }
+  if (index > swept_statement_count_) {
+    throw Error(fmt::format("{}: the Var (index {}) was recorded after the last backward() ({} statements)",
+                            operation, index, swept_statement_count_));
+  }
+  return index < adjoints_.size() ? adjoints_[index] : 0.0;
+}
+
+}  // namespace subgrad

@@ -1,0 +1,181 @@
+#pragma once
+/// \file
+/// + - * / and unary minus over any mix of Var, expressions and passive numbers; comparisons
+/// by value; the compound assignments of Var.
+
+#include <cstddef>
+
+#include "subgrad/core/expression.hpp"
+#include "subgrad/core/var.hpp"
+
+namespace subgrad {
+
+namespace detail {
+template <class A, class B>
+concept OneIsExpression = ExpressionOperand<A> && ExpressionOperand<B> && (Expression<A> || Expression<B>);
+}  // namespace detail
+
+/// a + b; partials 1 and 1.
+template <Expression A, Expression B>
+struct Sum {
+  using subgrad_expression_tag = void;
+  static constexpr std::size_t leaf_count = A::leaf_count + B::leaf_count;
+  A a;
+  B b;
+  double result;
+  constexpr Sum(const A& a_, const B& b_) : a(a_), b(b_), result(a_.value() + b_.value()) {}
+  constexpr double value() const noexcept { return result; }
+  template <std::size_t Offset>
+  void record(Index* indices, double* partials, double multiplier) const {
+    a.template record<Offset>(indices, partials, multiplier);
+    b.template record<Offset + A::leaf_count>(indices, partials, multiplier);
+  }
+};
+
+/// a - b; partials 1 and -1.
+template <Expression A, Expression B>
+struct Difference {
+  using subgrad_expression_tag = void;
+  static constexpr std::size_t leaf_count = A::leaf_count + B::leaf_count;
+  A a;
+  B b;
+  double result;
+  constexpr Difference(const A& a_, const B& b_) : a(a_), b(b_), result(a_.value() - b_.value()) {}
+  constexpr double value() const noexcept { return result; }
+  template <std::size_t Offset>
+  void record(Index* indices, double* partials, double multiplier) const {
+    a.template record<Offset>(indices, partials, multiplier);
+    b.template record<Offset + A::leaf_count>(indices, partials, -multiplier);
+  }
+};
+
+/// a * b; partials b and a.
+template <Expression A, Expression B>
+struct Product {
+  using subgrad_expression_tag = void;
+  static constexpr std::size_t leaf_count = A::leaf_count + B::leaf_count;
+  A a;
+  B b;
+  double result;
+  constexpr Product(const A& a_, const B& b_) : a(a_), b(b_), result(a_.value() * b_.value()) {}
+  constexpr double value() const noexcept { return result; }
+  template <std::size_t Offset>
+  void record(Index* indices, double* partials, double multiplier) const {
+    a.template record<Offset>(indices, partials, multiplier * b.value());
+    b.template record<Offset + A::leaf_count>(indices, partials, multiplier * a.value());
+  }
+};
+
+/// a / b; partials 1/b and -a/b^2.
+template <Expression A, Expression B>
+struct Quotient {
+  using subgrad_expression_tag = void;
+  static constexpr std::size_t leaf_count = A::leaf_count + B::leaf_count;
+  A a;
+  B b;
+  double result;
+  constexpr Quotient(const A& a_, const B& b_) : a(a_), b(b_), result(a_.value() / b_.value()) {}
+  constexpr double value() const noexcept { return result; }
+  template <std::size_t Offset>
+  void record(Index* indices, double* partials, double multiplier) const {
+    const double scaled = multiplier / b.value();
+    a.template record<Offset>(indices, partials, scaled);
+    b.template record<Offset + A::leaf_count>(indices, partials, -scaled * result);
+  }
+};
+
+/// -a; partial -1.
+template <Expression A>
+struct Negation {
+  using subgrad_expression_tag = void;
+  static constexpr std::size_t leaf_count = A::leaf_count;
+  A a;
+  constexpr double value() const noexcept { return -a.value(); }
+  template <std::size_t Offset>
+  void record(Index* indices, double* partials, double multiplier) const {
+    a.template record<Offset>(indices, partials, -multiplier);
+  }
+};
+
+template <class A, class B>
+  requires detail::OneIsExpression<A, B>
+constexpr auto operator+(const A& a, const B& b) {
+  return Sum<detail::ExpressionOf<A>, detail::ExpressionOf<B>>(detail::as_expression(a), detail::as_expression(b));
+}
+template <class A, class B>
+  requires detail::OneIsExpression<A, B>
+constexpr auto operator-(const A& a, const B& b) {
+  return Difference<detail::ExpressionOf<A>, detail::ExpressionOf<B>>(detail::as_expression(a),
+                                                                      detail::as_expression(b));
+}
+template <class A, class B>
+  requires detail::OneIsExpression<A, B>
+constexpr auto operator*(const A& a, const B& b) {
+  return Product<detail::ExpressionOf<A>, detail::ExpressionOf<B>>(detail::as_expression(a),
+                                                                   detail::as_expression(b));
+}
+template <class A, class B>
+  requires detail::OneIsExpression<A, B>
+constexpr auto operator/(const A& a, const B& b) {
+  return Quotient<detail::ExpressionOf<A>, detail::ExpressionOf<B>>(detail::as_expression(a),
+                                                                    detail::as_expression(b));
+}
+template <Expression A>
+constexpr auto operator-(const A& a) {
+  return Negation<A>{a};
+}
+template <Expression A>
+constexpr const A& operator+(const A& a) {
+  return a;
+}
+
+// Comparisons look at values only; they record nothing.
+template <class A, class B>
+  requires detail::OneIsExpression<A, B>
+constexpr bool operator==(const A& a, const B& b) {
+  return detail::value_of(a) == detail::value_of(b);
+}
+template <class A, class B>
+  requires detail::OneIsExpression<A, B>
+constexpr bool operator!=(const A& a, const B& b) {
+  return detail::value_of(a) != detail::value_of(b);
+}
+template <class A, class B>
+  requires detail::OneIsExpression<A, B>
+constexpr bool operator<(const A& a, const B& b) {
+  return detail::value_of(a) < detail::value_of(b);
+}
+template <class A, class B>
+  requires detail::OneIsExpression<A, B>
+constexpr bool operator<=(const A& a, const B& b) {
+  return detail::value_of(a) <= detail::value_of(b);
+}
+template <class A, class B>
+  requires detail::OneIsExpression<A, B>
+constexpr bool operator>(const A& a, const B& b) {
+  return detail::value_of(a) > detail::value_of(b);
+}
+template <class A, class B>
+  requires detail::OneIsExpression<A, B>
+constexpr bool operator>=(const A& a, const B& b) {
+  return detail::value_of(a) >= detail::value_of(b);
+}
+
+template <ExpressionOperand E>
+Var& Var::operator+=(const E& other) {
+  return *this = *this + other;
+}
+template <ExpressionOperand E>
+Var& Var::operator-=(const E& other) {
+  return *this = *this - other;
+}
+template <ExpressionOperand E>
+Var& Var::operator*=(const E& other) {
+  return *this = *this * other;
+}
+template <ExpressionOperand E>
+Var& Var::operator/=(const E& other) {
+  return *this = *this / other;
+}
+
+}  // namespace subgrad

@@ -1,0 +1,166 @@
+#pragma once
+/// \file
+/// Reverse sweeps: backward(y), grad(y, x...), and the functional forms gradient,
+/// value_and_gradient and jacobian.
+
+#include <array>
+#include <concepts>
+#include <cstddef>
+#include <functional>
+#include <ranges>
+#include <span>
+#include <type_traits>
+#include <vector>
+
+#include "subgrad/core/expression.hpp"
+#include "subgrad/core/tape.hpp"
+#include "subgrad/core/var.hpp"
+
+namespace subgrad {
+
+/// Sweeps the active tape backwards from y (a Var or an expression) with adjoint `seed`;
+/// afterwards x.adjoint() is d(seed * y)/dx. Each call starts from zero adjoints.
+template <Expression E>
+void backward(const E& y, double seed = 1.0) {
+  if constexpr (std::same_as<E, Var>) {
+    Tape::active().backward(y.index(), y.tape_id(), seed, "subgrad::backward");
+  } else {
+    const Var recorded = y;
+    Tape::active().backward(recorded.index(), recorded.tape_id(), seed, "subgrad::backward");
+  }
+}
+
+/// dy/dx.
+template <Expression E>
+double grad(const E& y, const Var& x) {
+  backward(y);
+  return Tape::active().adjoint(x.index(), x.tape_id(), "subgrad::grad");
+}
+
+/// {dy/dx1, dy/dx2, ...}.
+template <Expression E, std::same_as<Var>... Vars>
+  requires(sizeof...(Vars) >= 2)
+std::array<double, sizeof...(Vars)> grad(const E& y, const Vars&... xs) {
+  backward(y);
+  const Tape& tape = Tape::active();
+  return {tape.adjoint(xs.index(), xs.tape_id(), "subgrad::grad")...};
+}
+
+/// dy/dx for each Var of a range.
+template <Expression E, std::ranges::input_range R>
+  requires std::same_as<std::ranges::range_value_t<R>, Var>
+std::vector<double> grad(const E& y, const R& xs) {
+  backward(y);
+  const Tape& tape = Tape::active();
+  std::vector<double> result;
+  if constexpr (std::ranges::sized_range<R>) result.reserve(std::ranges::size(xs));
+  for (const Var& x : xs) result.push_back(tape.adjoint(x.index(), x.tape_id(), "subgrad::grad"));
+  return result;
+}
+
+/// The result of value_and_gradient.
+struct ValueAndGradient {
+  double value;
+  std::vector<double> gradient;
+};
+
+namespace detail {
+template <class F>
+constexpr bool is_scalar_function =
+    std::invocable<F&, std::span<const Var>> &&
+    std::convertible_to<std::invoke_result_t<F&, std::span<const Var>>, Var>;
+
+template <class R>
+constexpr bool is_double_range = std::ranges::contiguous_range<R> &&
+                                 std::same_as<std::ranges::range_value_t<R>, double>;
+
+template <class F, class R>
+ValueAndGradient value_and_gradient_on_new_tape(F& f, const R& x) {
+  Tape tape;
+  std::vector<Var> inputs(std::ranges::begin(x), std::ranges::end(x));
+  const Var y = std::invoke(f, std::span<const Var>(inputs));
+  ValueAndGradient result{y.value(), {}};
+  result.gradient.reserve(inputs.size());
+  tape.backward(y.index(), y.tape_id(), 1.0, "subgrad::gradient");
+  for (const Var& input : inputs) {
+    result.gradient.push_back(tape.adjoint(input.index(), input.tape_id(), "subgrad::gradient"));
+  }
+  return result;
+}
+}  // namespace detail
+
+/// f(x) and its gradient. f is called with std::span<const Var> and returns a Var or an
+/// expression; x is a contiguous range of double. Records on a tape of its own.
+template <class F, class R>
+ValueAndGradient value_and_gradient(F&& f, const R& x) {
+  static_assert(detail::is_double_range<R>,
+                "subgrad::value_and_gradient(f, x): x must be a contiguous range of double, "
+                "such as std::vector<double> or std::array<double, N>");
+  static_assert(std::invocable<F&, std::span<const Var>>,
+                "subgrad::value_and_gradient(f, x): f must be callable with "
+                "std::span<const subgrad::Var>");
+  if constexpr (detail::is_double_range<R> && std::invocable<F&, std::span<const Var>>) {
+    static_assert(std::convertible_to<std::invoke_result_t<F&, std::span<const Var>>, Var>,
+                  "subgrad::value_and_gradient(f, x): f must return something convertible to "
+                  "subgrad::Var (a Var or an expression of Vars)");
+    if constexpr (detail::is_scalar_function<F>) return detail::value_and_gradient_on_new_tape(f, x);
+  }
+  return {};
+}
+
+/// The gradient of f at x; f and x as for value_and_gradient.
+template <class F, class R>
+std::vector<double> gradient(F&& f, const R& x) {
+  static_assert(detail::is_double_range<R>,
+                "subgrad::gradient(f, x): x must be a contiguous range of double, "
+                "such as std::vector<double> or std::array<double, N>");
+  static_assert(std::invocable<F&, std::span<const Var>>,
+                "subgrad::gradient(f, x): f must be callable with std::span<const subgrad::Var>");
+  if constexpr (detail::is_double_range<R> && std::invocable<F&, std::span<const Var>>) {
+    static_assert(std::convertible_to<std::invoke_result_t<F&, std::span<const Var>>, Var>,
+                  "subgrad::gradient(f, x): f must return something convertible to subgrad::Var "
+                  "(a Var or an expression of Vars)");
+    if constexpr (detail::is_scalar_function<F>) {
+      return detail::value_and_gradient_on_new_tape(f, x).gradient;
+    }
+  }
+  return {};
+}
+
+/// The Jacobian of f at x, one row per output: f is called with std::span<const Var> and
+/// returns std::vector<Var>; x is a contiguous range of double.
+template <class F, class R>
+std::vector<std::vector<double>> jacobian(F&& f, const R& x) {
+  static_assert(detail::is_double_range<R>,
+                "subgrad::jacobian(f, x): x must be a contiguous range of double");
+  static_assert(std::invocable<F&, std::span<const Var>>,
+                "subgrad::jacobian(f, x): f must be callable with std::span<const subgrad::Var>");
+  std::vector<std::vector<double>> rows;
+  if constexpr (detail::is_double_range<R> && std::invocable<F&, std::span<const Var>>) {
+    static_assert(
+        std::convertible_to<std::invoke_result_t<F&, std::span<const Var>>, std::vector<Var>>,
+        "subgrad::jacobian(f, x): f must return std::vector<subgrad::Var>");
+    if constexpr (std::convertible_to<std::invoke_result_t<F&, std::span<const Var>>,
+                                      std::vector<Var>>) {
+      Tape tape;
+      std::vector<Var> inputs(std::ranges::begin(x), std::ranges::end(x));
+      const std::vector<Var> outputs = std::invoke(f, std::span<const Var>(inputs));
+      rows.reserve(outputs.size());
+      for (const Var& output : outputs) {
+        std::vector<double>& row = rows.emplace_back();
+        row.reserve(inputs.size());
+        if (output.tape_id() == 0) {  // a passive output (a constant): its row is zero
+          row.assign(inputs.size(), 0.0);
+          continue;
+        }
+        tape.backward(output.index(), output.tape_id(), 1.0, "subgrad::jacobian");
+        for (const Var& input : inputs) {
+          row.push_back(tape.adjoint(input.index(), input.tape_id(), "subgrad::jacobian"));
+        }
+      }
+    }
+  }
+  return rows;
+}
+
+}  // namespace subgrad

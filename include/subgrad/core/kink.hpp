@@ -1,0 +1,169 @@
+#pragma once
+/// \file
+/// One-sided slopes of a primitive and the rule that picks a derivative where they differ.
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include <fmt/format.h>
+
+#include "subgrad/core/error.hpp"
+
+namespace subgrad {
+
+/// The one-sided derivatives {left, right} of a primitive at a point; equal where it is
+/// differentiable.
+template <class T>
+struct BasicSlopes {
+  T left;
+  T right;
+};
+
+/// One-sided derivatives of a scalar primitive in double precision.
+using Slopes = BasicSlopes<double>;
+
+/// One-sided partial derivatives of a binary primitive: `x` and `y` hold the left and right
+/// partials with respect to each argument. "Left" is the side where x is slightly smaller
+/// than at the point, "right" where it is slightly larger (for max at a tie: left = (0, 1),
+/// right = (1, 0)).
+struct BinarySlopes {
+  Slopes x;
+  Slopes y;
+};
+
+/// A primitive's value together with its slopes, for rules that compute both at once.
+template <class T>
+struct Evaluation {
+  T value;
+  BasicSlopes<T> slopes;
+};
+
+/// Chooses the derivative at a kink, where the left and right slopes differ.
+/// Every choice is an element of the Clarke subdifferential [min(left, right), max(left, right)].
+struct KinkRule {
+  enum class Kind : std::uint8_t { min_norm, left, right, midpoint, convex };
+  Kind kind = Kind::min_norm;
+  /// The weight of the right slope; used by `convex` only.
+  double weight = 0.0;
+
+  constexpr bool operator==(const KinkRule&) const = default;
+
+  /// The rule's name as written in code: "min_norm", "left", "right", "midpoint", "convex(0.25)".
+  std::string name() const {
+    switch (kind) {
+      case Kind::min_norm: return "min_norm";
+      case Kind::left: return "left";
+      case Kind::right: return "right";
+      case Kind::midpoint: return "midpoint";
+      case Kind::convex: return fmt::format("convex({})", weight);
+    }
+    return "unknown";
+  }
+};
+
+namespace kink {
+/// The element of [left, right] closest to 0 (PyTorch's documented rule; relu'(0) = 0).
+inline constexpr KinkRule min_norm{KinkRule::Kind::min_norm, 0.0};
+/// The left derivative.
+inline constexpr KinkRule left{KinkRule::Kind::left, 0.0};
+/// The right derivative.
+inline constexpr KinkRule right{KinkRule::Kind::right, 1.0};
+/// The mean of the left and right derivatives.
+inline constexpr KinkRule midpoint{KinkRule::Kind::midpoint, 0.5};
+/// (1 - t) * left + t * right, t in [0, 1].
+constexpr KinkRule convex(double t) {
+  if (!(t >= 0.0 && t <= 1.0)) {
+    throw Error(fmt::format("subgrad::kink::convex: weight t = {} is not in [0, 1]", t));
+  }
+  return KinkRule{KinkRule::Kind::convex, t};
+}
+}  // namespace kink
+
+namespace detail {
+inline thread_local KinkRule thread_kink_rule = kink::min_norm;
+
+/// The weight t of the right end of the segment [left, right] (in one or two dimensions)
+/// that the rule selects. For min_norm: the projection of 0 onto the segment.
+inline double kink_weight(KinkRule rule, const double* left, const double* right, int dimension) {
+  switch (rule.kind) {
+    case KinkRule::Kind::min_norm: {
+      double along = 0.0;
+      double length_squared = 0.0;
+      for (int k = 0; k < dimension; ++k) {
+        const double step = right[k] - left[k];
+        along -= left[k] * step;
+        length_squared += step * step;
+      }
+      if (!(length_squared > 0.0)) return 0.0;
+      const double t = along / length_squared;
+      return t < 0.0 ? 0.0 : (t > 1.0 ? 1.0 : t);
+    }
+    case KinkRule::Kind::left: return 0.0;
+    case KinkRule::Kind::right: return 1.0;
+    case KinkRule::Kind::midpoint: return 0.5;
+    case KinkRule::Kind::convex: return rule.weight;
+  }
+  return 0.0;
+}
+}  // namespace detail
+
+/// The kink rule in force on this thread (kink::min_norm unless a KinkScope says otherwise).
+inline KinkRule current_kink_rule() noexcept { return detail::thread_kink_rule; }
+
+/// The derivative a rule picks from one-sided slopes (the common value where they agree).
+inline double resolve(Slopes slopes, KinkRule rule) {
+  if (slopes.left == slopes.right) return slopes.left;
+  const double t = detail::kink_weight(rule, &slopes.left, &slopes.right, 1);
+  // At t == 0 or 1 return the endpoint itself, so that an infinite other side does not leak in.
+  if (t == 0.0) return slopes.left;
+  if (t == 1.0) return slopes.right;
+  return (1.0 - t) * slopes.left + t * slopes.right;
+}
+
+/// The partials {d/dx, d/dy} a rule picks for a binary primitive; at a tie both are chosen
+/// with one weight, so the result is a point of the Clarke subdifferential.
+struct Partials2 {
+  double x;
+  double y;
+};
+inline Partials2 resolve(const BinarySlopes& slopes, KinkRule rule) {
+  if (slopes.x.left == slopes.x.right && slopes.y.left == slopes.y.right) {
+    return {slopes.x.left, slopes.y.left};
+  }
+  const double left[2] = {slopes.x.left, slopes.y.left};
+  const double right[2] = {slopes.x.right, slopes.y.right};
+  const double t = detail::kink_weight(rule, left, right, 2);
+  auto mix = [t](double l, double r) {
+    if (l == r || t == 0.0) return l;
+    if (t == 1.0) return r;
+    return (1.0 - t) * l + t * r;
+  };
+  return {mix(left[0], right[0]), mix(left[1], right[1])};
+}
+
+/// Sets the thread's kink rule until the scope ends; scopes nest.
+class KinkScope {
+ public:
+  explicit KinkScope(KinkRule rule) noexcept : previous_(detail::thread_kink_rule) {
+    detail::thread_kink_rule = rule;
+  }
+  ~KinkScope() { detail::thread_kink_rule = previous_; }
+  KinkScope(const KinkScope&) = delete;
+  KinkScope& operator=(const KinkScope&) = delete;
+
+ private:
+  KinkRule previous_;
+};
+
+}  // namespace subgrad
+
+template <>
+struct fmt::formatter<subgrad::KinkRule> : fmt::formatter<std::string_view> {
+  template <class Context>
+  auto format(const subgrad::KinkRule& rule, Context& context) const {
+    const std::string name = rule.name();
+    return fmt::formatter<std::string_view>::format(name, context);
+  }
+};

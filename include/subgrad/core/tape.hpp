@@ -1,0 +1,173 @@
+#pragma once
+/// \file
+/// The Jacobian tape: statements as flat arrays of (operand index, partial), swept backwards.
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "subgrad/core/error.hpp"
+
+namespace subgrad {
+
+/// Position of a value on a tape. Index 0 is the passive sink: never read, written freely.
+using Index = std::uint32_t;
+
+class Tape;
+
+namespace detail {
+inline thread_local Tape* active_tape = nullptr;
+/// Statements whose operand count does not fit in a byte store this marker and the count apart.
+inline constexpr unsigned large_statement = 255;
+
+/// One chunk of storage. A statement's operands never straddle two blocks.
+struct Block {
+  std::unique_ptr<Index[]> indices;
+  std::unique_ptr<double[]> partials;
+  std::unique_ptr<std::uint8_t[]> counts;
+  std::vector<std::uint32_t> large_counts;
+  std::size_t operand_capacity = 0;
+  /// Statements this block may hold: its allocation, less where the 32-bit index space ends.
+  std::size_t statement_capacity = 0;
+  std::size_t statement_allocated = 0;
+  std::size_t operand_used = 0;
+  std::size_t statement_used = 0;
+  /// Global number of the block's first statement; statement s has left-hand side index s + 1.
+  std::uint64_t first_statement = 0;
+};
+
+struct TapeTesting;
+}  // namespace detail
+
+/// A user-supplied backward function of a node: it reads and adds to the tape's adjoints.
+using NodeBackward = std::function<void(std::span<double> adjoints)>;
+
+/// Records statements (one per assignment of an expression to a Var) and nodes (external
+/// computations with hand-written adjoints), and sweeps them backwards.
+///
+/// A Tape object is the active tape of the thread that made it while it lives; tapes nest like
+/// a stack and must be destroyed in reverse order of creation. Without any Tape object a
+/// default per-thread tape is used.
+class Tape {
+ public:
+  Tape();
+  ~Tape();
+  Tape(const Tape&) = delete;
+  Tape& operator=(const Tape&) = delete;
+
+  /// The thread's active tape (the innermost live Tape, or the thread's default tape).
+  static Tape& active() {
+    Tape* tape = detail::active_tape;
+    if (tape == nullptr) [[unlikely]] tape = &default_for_thread();
+    return *tape;
+  }
+
+  /// Forgets everything recorded, keeps the memory; Vars recorded before become invalid.
+  void clear();
+
+  /// Statements recorded, independent variables included.
+  std::size_t statement_count() const noexcept { return statements_before_current_ + current_->statement_used; }
+  /// Operands recorded (an operand is one (index, partial) pair).
+  std::size_t operand_count() const noexcept { return operands_before_current_ + current_->operand_used; }
+  /// Bytes of recorded statements and operands (not the adjoint vector, not unused capacity).
+  std::size_t memory_bytes() const noexcept;
+  /// Bytes allocated for statements and operands, used or not.
+  std::size_t capacity_bytes() const noexcept;
+  /// Nodes recorded.
+  std::size_t node_count() const noexcept { return nodes_.size(); }
+  /// Identifies this tape between two clears; Vars carry it to detect misuse.
+  std::uint32_t id() const noexcept { return id_; }
+
+  /// Reverse sweep from `output` with adjoint `seed`; the adjoints are read by adjoint().
+  /// `operation` names the public call in error messages.
+  void backward(Index output, std::uint32_t output_tape, double seed,
+                std::string_view operation = "subgrad::backward");
+  /// The adjoint of `index` after the last sweep.
+  double adjoint(Index index, std::uint32_t tape,
+                 std::string_view operation = "subgrad::Var::adjoint") const;
+  /// Throws unless `tape` names this tape as it is now (not cleared since); `what` names the
+  /// value in the message.
+  void check_owns(std::uint32_t tape, std::string_view operation, std::string_view what) const;
+
+  /// Records an independent variable (a statement without operands).
+  Index new_variable() { return record<0>([](Index*, double*) {}); }
+
+  /// Records a statement with N operands written by `fill(indices, partials)`; returns the
+  /// left-hand side's index. The hot path: no checks, no allocation unless a block is full.
+  template <std::size_t N, class Fill>
+  Index record(Fill&& fill) {
+    detail::Block* block = current_;
+    if (block->operand_used + N > block->operand_capacity ||
+        block->statement_used == block->statement_capacity) [[unlikely]] {
+      block = grow(N);
+    }
+    fill(block->indices.get() + block->operand_used, block->partials.get() + block->operand_used);
+    block->operand_used += N;
+    if constexpr (N < detail::large_statement) {
+      block->counts[block->statement_used] = static_cast<std::uint8_t>(N);
+    } else {
+      block->counts[block->statement_used] = detail::large_statement;
+      block->large_counts.push_back(static_cast<std::uint32_t>(N));
+    }
+    ++block->statement_used;
+    return static_cast<Index>(block->first_statement + block->statement_used);
+  }
+
+  /// Records a statement whose operand count is known only at run time.
+  template <class Fill>
+  Index record_dynamic(std::size_t count, Fill&& fill) {
+    detail::Block* block = current_;
+    if (block->operand_used + count > block->operand_capacity ||
+        block->statement_used == block->statement_capacity) {
+      block = grow(count);
+    }
+    fill(block->indices.get() + block->operand_used, block->partials.get() + block->operand_used);
+    block->operand_used += count;
+    if (count < detail::large_statement) {
+      block->counts[block->statement_used] = static_cast<std::uint8_t>(count);
+    } else {
+      block->counts[block->statement_used] = detail::large_statement;
+      block->large_counts.push_back(static_cast<std::uint32_t>(count));
+    }
+    ++block->statement_used;
+    return static_cast<Index>(block->first_statement + block->statement_used);
+  }
+
+  /// Records a node at the current position: the sweep calls `backward` after every statement
+  /// recorded later and before every statement recorded earlier.
+  void record_node(NodeBackward backward);
+
+ private:
+  struct PassiveTag {};
+  explicit Tape(PassiveTag);
+  static Tape& default_for_thread();
+  detail::Block* grow(std::size_t operands_needed);
+  void sweep(std::uint64_t statement_end);
+  friend struct detail::TapeTesting;
+
+  struct Node {
+    std::uint64_t position;  // statements recorded before the node
+    NodeBackward backward;
+  };
+
+  std::vector<std::unique_ptr<detail::Block>> blocks_;
+  detail::Block* current_;
+  std::size_t current_block_ = 0;
+  std::uint64_t statements_before_current_ = 0;
+  std::uint64_t operands_before_current_ = 0;
+  std::uint64_t index_limit_ = std::numeric_limits<Index>::max();
+  std::vector<Node> nodes_;
+  std::vector<double> adjoints_;
+  bool swept_ = false;
+  std::uint64_t swept_statement_count_ = 0;
+  std::uint32_t id_;
+  Tape* previous_ = nullptr;
+  bool is_default_ = false;
+};
+
+}  // namespace subgrad

@@ -1,0 +1,95 @@
+#pragma once
+/// \file
+/// Var: a double that records what is computed from it on the active tape.
+
+#include <cstddef>
+#include <cstdint>
+
+#include "subgrad/core/expression.hpp"
+#include "subgrad/core/tape.hpp"
+
+namespace subgrad {
+
+/// An active scalar: a value, its index on a tape, and the id of that tape.
+/// A Var is a small handle; copying it does not record anything.
+class Var {
+ public:
+  using subgrad_expression_tag = void;
+  static constexpr std::size_t leaf_count = 1;
+
+  /// 0, on no tape: a passive value until something is assigned to it.
+  constexpr Var() noexcept = default;
+  /// A new independent variable on the active tape.
+  Var(double value) { make_independent(value); }  // NOLINT: implicit, as for double
+  /// Records `expression` as one statement on the active tape.
+  template <Expression E>
+    requires(!std::same_as<std::remove_cvref_t<E>, Var>)
+  Var(const E& expression) {  // NOLINT: implicit, so that `Var y = a * b;` works
+    assign(expression);
+  }
+  Var(const Var&) noexcept = default;
+  Var& operator=(const Var&) noexcept = default;
+
+  /// Makes this Var a new independent variable with `value`.
+  Var& operator=(double value) {
+    make_independent(value);
+    return *this;
+  }
+  template <Expression E>
+    requires(!std::same_as<std::remove_cvref_t<E>, Var>)
+  Var& operator=(const E& expression) {
+    assign(expression);
+    return *this;
+  }
+
+  template <ExpressionOperand E>
+  Var& operator+=(const E& other);
+  template <ExpressionOperand E>
+  Var& operator-=(const E& other);
+  template <ExpressionOperand E>
+  Var& operator*=(const E& other);
+  template <ExpressionOperand E>
+  Var& operator/=(const E& other);
+
+  constexpr double value() const noexcept { return value_; }
+  /// d(output)/d(this) after the last backward() on this Var's tape, which must be active.
+  double adjoint() const { return Tape::active().adjoint(index_, tape_, "subgrad::Var::adjoint"); }
+  /// The position on the tape (0: on no tape).
+  constexpr Index index() const noexcept { return index_; }
+  /// The id of the tape this Var was recorded on (0: none); see Tape::id().
+  constexpr std::uint32_t tape_id() const noexcept { return tape_; }
+
+  template <std::size_t Offset>
+  void record(Index* indices, double* partials, double multiplier) const noexcept {
+    indices[Offset] = index_;
+    partials[Offset] = multiplier;
+  }
+
+ private:
+  void make_independent(double value) {
+    Tape& tape = Tape::active();
+    index_ = tape.new_variable();
+    value_ = value;
+    tape_ = tape.id();
+  }
+
+  template <class E>
+  void assign(const E& expression) {
+    Tape& tape = Tape::active();
+    const double value = expression.value();
+    index_ = tape.record<E::leaf_count>([&expression](Index* indices, double* partials) {
+      expression.template record<0>(indices, partials, 1.0);
+    });
+    value_ = value;
+    tape_ = tape.id();
+  }
+
+  double value_ = 0.0;
+  Index index_ = 0;
+  std::uint32_t tape_ = 0;
+};
+
+}  // namespace subgrad
+
+// The compound assignments are defined with the arithmetic operators.
+#include "subgrad/core/arithmetic.hpp"  // IWYU pragma: export

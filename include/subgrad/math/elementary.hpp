@@ -1,0 +1,588 @@
+#pragma once
+/// \file
+/// The elementary functions, each defined once as a rule (value and one-sided slopes) and made
+/// callable on Var expressions (and, through higher layers, Dual and tensors).
+///
+/// On passive numbers call the standard functions (std::exp); the functions here that have no
+/// standard counterpart (square, sigmoid, clamp) also accept double.
+/// Rules are generic over the scalar type T so that nested forward mode can differentiate them.
+
+#include <cmath>
+#include <concepts>
+#include <limits>
+#include <numbers>
+#include <string_view>
+
+#include <fmt/format.h>
+
+#include "subgrad/core/error.hpp"
+#include "subgrad/core/kink.hpp"
+#include "subgrad/core/primitive.hpp"
+
+namespace subgrad {
+
+namespace rules {
+
+/// exp(x); d/dx = exp(x).
+struct Exp {
+  static constexpr std::string_view name = "exp";
+  template <class T>
+  Evaluation<T> evaluate(const T& x) const {
+    using std::exp;
+    const T e = exp(x);
+    return {e, {e, e}};
+  }
+};
+/// 2^x; d/dx = ln 2 * 2^x.
+struct Exp2 {
+  static constexpr std::string_view name = "exp2";
+  template <class T>
+  Evaluation<T> evaluate(const T& x) const {
+    using std::exp2;
+    const T e = exp2(x);
+    const T d = std::numbers::ln2 * e;
+    return {e, {d, d}};
+  }
+};
+/// exp(x) - 1; d/dx = exp(x).
+struct Expm1 {
+  static constexpr std::string_view name = "expm1";
+  template <class T>
+  Evaluation<T> evaluate(const T& x) const {
+    using std::expm1;
+    const T e = expm1(x);
+    const T d = e + 1.0;
+    return {e, {d, d}};
+  }
+};
+/// log(x); d/dx = 1/x.
+struct Log {
+  static constexpr std::string_view name = "log";
+  template <class T>
+  Evaluation<T> evaluate(const T& x) const {
+    using std::log;
+    const T d = 1.0 / x;
+    return {log(x), {d, d}};
+  }
+};
+/// log2(x); d/dx = 1/(x ln 2).
+struct Log2 {
+  static constexpr std::string_view name = "log2";
+  template <class T>
+  Evaluation<T> evaluate(const T& x) const {
+    using std::log2;
+    const T d = 1.0 / (x * std::numbers::ln2);
+    return {log2(x), {d, d}};
+  }
+};
+/// log10(x); d/dx = 1/(x ln 10).
+struct Log10 {
+  static constexpr std::string_view name = "log10";
+  template <class T>
+  Evaluation<T> evaluate(const T& x) const {
+    using std::log10;
+    const T d = 1.0 / (x * std::numbers::ln10);
+    return {log10(x), {d, d}};
+  }
+};
+/// log(1 + x); d/dx = 1/(1 + x).
+struct Log1p {
+  static constexpr std::string_view name = "log1p";
+  template <class T>
+  Evaluation<T> evaluate(const T& x) const {
+    using std::log1p;
+    const T d = 1.0 / (1.0 + x);
+    return {log1p(x), {d, d}};
+  }
+};
+/// sqrt(x); d/dx = 1/(2 sqrt(x)) (+inf at 0).
+struct Sqrt {
+  static constexpr std::string_view name = "sqrt";
+  template <class T>
+  Evaluation<T> evaluate(const T& x) const {
+    using std::sqrt;
+    const T r = sqrt(x);
+    const T d = 0.5 / r;
+    return {r, {d, d}};
+  }
+};
+/// cbrt(x); d/dx = 1/(3 cbrt(x)^2) (+inf at 0).
+struct Cbrt {
+  static constexpr std::string_view name = "cbrt";
+  template <class T>
+  Evaluation<T> evaluate(const T& x) const {
+    using std::cbrt;
+    const T r = cbrt(x);
+    const T d = 1.0 / (3.0 * r * r);
+    return {r, {d, d}};
+  }
+};
+/// x^2; d/dx = 2x.
+struct Square {
+  static constexpr std::string_view name = "square";
+  template <class T>
+  constexpr Evaluation<T> evaluate(const T& x) const {
+    const T d = 2.0 * x;
+    return {x * x, {d, d}};
+  }
+};
+/// sin(x); d/dx = cos(x).
+struct Sin {
+  static constexpr std::string_view name = "sin";
+  template <class T>
+  Evaluation<T> evaluate(const T& x) const {
+    using std::cos;
+    using std::sin;
+    const T d = cos(x);
+    return {sin(x), {d, d}};
+  }
+};
+/// cos(x); d/dx = -sin(x).
+struct Cos {
+  static constexpr std::string_view name = "cos";
+  template <class T>
+  Evaluation<T> evaluate(const T& x) const {
+    using std::cos;
+    using std::sin;
+    const T d = -sin(x);
+    return {cos(x), {d, d}};
+  }
+};
+/// tan(x); d/dx = 1 + tan(x)^2.
+struct Tan {
+  static constexpr std::string_view name = "tan";
+  template <class T>
+  Evaluation<T> evaluate(const T& x) const {
+    using std::tan;
+    const T t = tan(x);
+    const T d = 1.0 + t * t;
+    return {t, {d, d}};
+  }
+};
+/// asin(x); d/dx = 1/sqrt(1 - x^2).
+struct Asin {
+  static constexpr std::string_view name = "asin";
+  template <class T>
+  Evaluation<T> evaluate(const T& x) const {
+    using std::asin;
+    using std::sqrt;
+    const T d = 1.0 / sqrt((1.0 - x) * (1.0 + x));
+    return {asin(x), {d, d}};
+  }
+};
+/// acos(x); d/dx = -1/sqrt(1 - x^2).
+struct Acos {
+  static constexpr std::string_view name = "acos";
+  template <class T>
+  Evaluation<T> evaluate(const T& x) const {
+    using std::acos;
+    using std::sqrt;
+    const T d = -1.0 / sqrt((1.0 - x) * (1.0 + x));
+    return {acos(x), {d, d}};
+  }
+};
+/// atan(x); d/dx = 1/(1 + x^2).
+struct Atan {
+  static constexpr std::string_view name = "atan";
+  template <class T>
+  Evaluation<T> evaluate(const T& x) const {
+    using std::atan;
+    const T d = 1.0 / (1.0 + x * x);
+    return {atan(x), {d, d}};
+  }
+};
+/// sinh(x); d/dx = cosh(x).
+struct Sinh {
+  static constexpr std::string_view name = "sinh";
+  template <class T>
+  Evaluation<T> evaluate(const T& x) const {
+    using std::cosh;
+    using std::sinh;
+    const T d = cosh(x);
+    return {sinh(x), {d, d}};
+  }
+};
+/// cosh(x); d/dx = sinh(x).
+struct Cosh {
+  static constexpr std::string_view name = "cosh";
+  template <class T>
+  Evaluation<T> evaluate(const T& x) const {
+    using std::cosh;
+    using std::sinh;
+    const T d = sinh(x);
+    return {cosh(x), {d, d}};
+  }
+};
+/// tanh(x); d/dx = 1 - tanh(x)^2.
+struct Tanh {
+  static constexpr std::string_view name = "tanh";
+  template <class T>
+  Evaluation<T> evaluate(const T& x) const {
+    using std::tanh;
+    const T t = tanh(x);
+    const T d = 1.0 - t * t;
+    return {t, {d, d}};
+  }
+};
+/// asinh(x); d/dx = 1/sqrt(x^2 + 1).
+struct Asinh {
+  static constexpr std::string_view name = "asinh";
+  template <class T>
+  Evaluation<T> evaluate(const T& x) const {
+    using std::asinh;
+    using std::sqrt;
+    const T d = 1.0 / sqrt(x * x + 1.0);
+    return {asinh(x), {d, d}};
+  }
+};
+/// acosh(x); d/dx = 1/sqrt(x^2 - 1).
+struct Acosh {
+  static constexpr std::string_view name = "acosh";
+  template <class T>
+  Evaluation<T> evaluate(const T& x) const {
+    using std::acosh;
+    using std::sqrt;
+    const T d = 1.0 / sqrt((x - 1.0) * (x + 1.0));
+    return {acosh(x), {d, d}};
+  }
+};
+/// atanh(x); d/dx = 1/(1 - x^2).
+struct Atanh {
+  static constexpr std::string_view name = "atanh";
+  template <class T>
+  Evaluation<T> evaluate(const T& x) const {
+    using std::atanh;
+    const T d = 1.0 / ((1.0 - x) * (1.0 + x));
+    return {atanh(x), {d, d}};
+  }
+};
+/// erf(x); d/dx = 2/sqrt(pi) exp(-x^2).
+struct Erf {
+  static constexpr std::string_view name = "erf";
+  template <class T>
+  Evaluation<T> evaluate(const T& x) const {
+    using std::erf;
+    using std::exp;
+    const T d = std::numbers::inv_sqrtpi * 2.0 * exp(-(x * x));
+    return {erf(x), {d, d}};
+  }
+};
+/// erfc(x) = 1 - erf(x); d/dx = -2/sqrt(pi) exp(-x^2).
+struct Erfc {
+  static constexpr std::string_view name = "erfc";
+  template <class T>
+  Evaluation<T> evaluate(const T& x) const {
+    using std::erfc;
+    using std::exp;
+    const T d = std::numbers::inv_sqrtpi * -2.0 * exp(-(x * x));
+    return {erfc(x), {d, d}};
+  }
+};
+/// 1/(1 + exp(-x)); d/dx = s(1 - s).
+struct Sigmoid {
+  static constexpr std::string_view name = "sigmoid";
+  template <class T>
+  Evaluation<T> evaluate(const T& x) const {
+    using std::exp;
+    const T s = 1.0 / (1.0 + exp(-x));
+    const T d = s * (1.0 - s);
+    return {s, {d, d}};
+  }
+};
+/// |x|; d/dx = sign(x).
+struct Abs {
+  static constexpr std::string_view name = "abs";
+  template <class T>
+  constexpr Evaluation<T> evaluate(const T& x) const {
+    if (x > 0.0) return {x, {T(1.0), T(1.0)}};
+    if (x < 0.0) return {-x, {T(-1.0), T(-1.0)}};
+    if (x == 0.0) return {T(0.0), {T(-1.0), T(1.0)}};  // at 0: left -1, right 1; min_norm 0
+    return {x, {x, x}};                               // NaN
+  }
+};
+/// floor(x); derivative 0, jumps at the integers.
+struct Floor {
+  static constexpr std::string_view name = "floor";
+  template <class T>
+  Evaluation<T> evaluate(const T& x) const {
+    using std::floor;
+    return {floor(x), {T(0.0), T(0.0)}};
+  }
+};
+/// ceil(x); derivative 0, jumps at the integers.
+struct Ceil {
+  static constexpr std::string_view name = "ceil";
+  template <class T>
+  Evaluation<T> evaluate(const T& x) const {
+    using std::ceil;
+    return {ceil(x), {T(0.0), T(0.0)}};
+  }
+};
+/// round(x) (halves away from zero); derivative 0, jumps at the half-integers.
+struct Round {
+  static constexpr std::string_view name = "round";
+  template <class T>
+  Evaluation<T> evaluate(const T& x) const {
+    using std::round;
+    return {round(x), {T(0.0), T(0.0)}};
+  }
+};
+/// clamp(x, lo, hi); slope 1 inside, 0 outside.
+struct Clamp {
+  static constexpr std::string_view name = "clamp";
+  double lo = -1.0;
+  double hi = 1.0;
+  template <class T>
+  constexpr Evaluation<T> evaluate(const T& x) const {
+    if (x < lo) return {T(lo), {T(0.0), T(0.0)}};
+    if (x > hi) return {T(hi), {T(0.0), T(0.0)}};
+    if (lo == hi) return {T(lo), {T(0.0), T(0.0)}};
+    if (x == lo) return {x, {T(0.0), T(1.0)}};  // at lo: left 0, right 1; min_norm 0 (PyTorch 1)
+    if (x == hi) return {x, {T(1.0), T(0.0)}};  // at hi: left 1, right 0; min_norm 0 (PyTorch 1)
+    if (x > lo && x < hi) return {x, {T(1.0), T(1.0)}};
+    return {x, {x, x}};  // NaN
+  }
+};
+/// x^p for a passive exponent p; d/dx = p x^(p-1) (0 when p == 0).
+struct Power {
+  static constexpr std::string_view name = "pow";
+  double exponent = 1.0;
+  template <class T>
+  Evaluation<T> evaluate(const T& x) const {
+    using std::pow;
+    const T d = exponent == 0.0 ? T(0.0) : exponent * pow(x, exponent - 1.0);
+    return {pow(x, exponent), {d, d}};
+  }
+};
+/// b^y for a passive base b; d/dy = ln(b) b^y (0 when b == 0).
+struct Exponential {
+  static constexpr std::string_view name = "pow";
+  double base = std::numbers::e;
+  template <class T>
+  Evaluation<T> evaluate(const T& y) const {
+    using std::pow;
+    const T v = pow(T(base), y);
+    const T d = base == 0.0 ? T(0.0) : std::log(base) * v;
+    return {v, {d, d}};
+  }
+};
+
+/// x^y; d/dx = y x^(y-1), d/dy = ln(x) x^y (0 where x == 0).
+struct Pow {
+  static constexpr std::string_view name = "pow";
+  double value(double x, double y) const { return std::pow(x, y); }
+  BinarySlopes slopes(double x, double y) const {
+    const double dx = rule_slopes(Power{y}, x).left;
+    const double dy = rule_slopes(Exponential{x}, y).left;
+    return {{dx, dx}, {dy, dy}};
+  }
+};
+/// atan2(y, x) with y first; d/dy = x/(x^2 + y^2), d/dx = -y/(x^2 + y^2).
+struct Atan2 {
+  static constexpr std::string_view name = "atan2";
+  double value(double y, double x) const { return std::atan2(y, x); }
+  BinarySlopes slopes(double y, double x) const {
+    const double r2 = x * x + y * y;
+    const double dy = x / r2;
+    const double dx = -y / r2;
+    return {{dy, dy}, {dx, dx}};
+  }
+};
+/// sqrt(x^2 + y^2); partials x/h, y/h; (0, 0) at the origin (min-norm of the unit disk).
+struct Hypot {
+  static constexpr std::string_view name = "hypot";
+  double value(double x, double y) const { return std::hypot(x, y); }
+  BinarySlopes slopes(double x, double y) const {
+    const double h = std::hypot(x, y);
+    if (h == 0.0) return {{0.0, 0.0}, {0.0, 0.0}};
+    return {{x / h, x / h}, {y / h, y / h}};
+  }
+};
+/// max(x, y); the larger argument gets 1. Tie: left (0, 1), right (1, 0), min_norm (1/2, 1/2).
+/// NaN in either argument gives NaN.
+struct Max {
+  static constexpr std::string_view name = "max";
+  double value(double x, double y) const {
+    if (x > y) return x;
+    if (y > x) return y;
+    return x == y ? x : x + y;
+  }
+  BinarySlopes slopes(double x, double y) const {
+    if (x > y) return {{1.0, 1.0}, {0.0, 0.0}};
+    if (y > x) return {{0.0, 0.0}, {1.0, 1.0}};
+    if (x == y) return {{0.0, 1.0}, {1.0, 0.0}};
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    return {{nan, nan}, {nan, nan}};
+  }
+};
+/// min(x, y); the smaller argument gets 1. Tie: left (1, 0), right (0, 1), min_norm (1/2, 1/2).
+/// NaN in either argument gives NaN.
+struct Min {
+  static constexpr std::string_view name = "min";
+  double value(double x, double y) const {
+    if (x < y) return x;
+    if (y < x) return y;
+    return x == y ? x : x + y;
+  }
+  BinarySlopes slopes(double x, double y) const {
+    if (x < y) return {{1.0, 1.0}, {0.0, 0.0}};
+    if (y < x) return {{0.0, 0.0}, {1.0, 1.0}};
+    if (x == y) return {{1.0, 0.0}, {0.0, 1.0}};
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    return {{nan, nan}, {nan, nan}};
+  }
+};
+/// fmax(x, y): as max, but a NaN argument is ignored (the other gets 1).
+struct Fmax {
+  static constexpr std::string_view name = "fmax";
+  double value(double x, double y) const { return std::fmax(x, y); }
+  BinarySlopes slopes(double x, double y) const {
+    if (std::isnan(x) && !std::isnan(y)) return {{0.0, 0.0}, {1.0, 1.0}};
+    if (std::isnan(y) && !std::isnan(x)) return {{1.0, 1.0}, {0.0, 0.0}};
+    return Max{}.slopes(x, y);
+  }
+};
+/// fmin(x, y): as min, but a NaN argument is ignored (the other gets 1).
+struct Fmin {
+  static constexpr std::string_view name = "fmin";
+  double value(double x, double y) const { return std::fmin(x, y); }
+  BinarySlopes slopes(double x, double y) const {
+    if (std::isnan(x) && !std::isnan(y)) return {{0.0, 0.0}, {1.0, 1.0}};
+    if (std::isnan(y) && !std::isnan(x)) return {{1.0, 1.0}, {0.0, 0.0}};
+    return Min{}.slopes(x, y);
+  }
+};
+
+}  // namespace rules
+
+namespace detail {
+/// A non-passive argument a primitive accepts: a Var expression, a Dual, a tensor expression.
+template <class Rule, class T>
+concept ActiveArgumentOf = (!Passive<T>) && std::invocable<const Primitive<Rule>&, const T&>;
+template <class Rule, class X, class Y>
+concept ActiveArgumentsOf =
+    (!(Passive<X> && Passive<Y>)) && std::invocable<const Primitive<Rule>&, const X&, const Y&>;
+}  // namespace detail
+
+// One line per function: the callable is the rule's Primitive, found by ADL on Var arguments.
+#define SUBGRAD_UNARY_FUNCTION(function, Rule)                \
+  template <class T>                                          \
+    requires detail::ActiveArgumentOf<Rule, T>                \
+  constexpr auto function(const T& x) {                       \
+    return Primitive<Rule>{}(x);                              \
+  }
+#define SUBGRAD_BINARY_FUNCTION(function, Rule)                           \
+  template <class X, class Y>                                             \
+    requires detail::ActiveArgumentsOf<Rule, X, Y>                        \
+  constexpr auto function(const X& x, const Y& y) {                       \
+    return Primitive<Rule>{}(x, y);                                       \
+  }                                                                       \
+  template <class X, class Y>                                             \
+    requires detail::ActiveArgumentsOf<Rule, X, Y>                        \
+  constexpr auto function(const X& x, const Y& y, KinkRule kink_rule) {   \
+    return Primitive<Rule>{}(x, y, kink_rule);                            \
+  }
+
+SUBGRAD_UNARY_FUNCTION(exp, rules::Exp)
+SUBGRAD_UNARY_FUNCTION(exp2, rules::Exp2)
+SUBGRAD_UNARY_FUNCTION(expm1, rules::Expm1)
+SUBGRAD_UNARY_FUNCTION(log, rules::Log)
+SUBGRAD_UNARY_FUNCTION(log2, rules::Log2)
+SUBGRAD_UNARY_FUNCTION(log10, rules::Log10)
+SUBGRAD_UNARY_FUNCTION(log1p, rules::Log1p)
+SUBGRAD_UNARY_FUNCTION(sqrt, rules::Sqrt)
+SUBGRAD_UNARY_FUNCTION(cbrt, rules::Cbrt)
+SUBGRAD_UNARY_FUNCTION(sin, rules::Sin)
+SUBGRAD_UNARY_FUNCTION(cos, rules::Cos)
+SUBGRAD_UNARY_FUNCTION(tan, rules::Tan)
+SUBGRAD_UNARY_FUNCTION(asin, rules::Asin)
+SUBGRAD_UNARY_FUNCTION(acos, rules::Acos)
+SUBGRAD_UNARY_FUNCTION(atan, rules::Atan)
+SUBGRAD_UNARY_FUNCTION(sinh, rules::Sinh)
+SUBGRAD_UNARY_FUNCTION(cosh, rules::Cosh)
+SUBGRAD_UNARY_FUNCTION(tanh, rules::Tanh)
+SUBGRAD_UNARY_FUNCTION(asinh, rules::Asinh)
+SUBGRAD_UNARY_FUNCTION(acosh, rules::Acosh)
+SUBGRAD_UNARY_FUNCTION(atanh, rules::Atanh)
+SUBGRAD_UNARY_FUNCTION(erf, rules::Erf)
+SUBGRAD_UNARY_FUNCTION(erfc, rules::Erfc)
+SUBGRAD_UNARY_FUNCTION(floor, rules::Floor)
+SUBGRAD_UNARY_FUNCTION(ceil, rules::Ceil)
+SUBGRAD_UNARY_FUNCTION(round, rules::Round)
+SUBGRAD_BINARY_FUNCTION(atan2, rules::Atan2)
+SUBGRAD_BINARY_FUNCTION(hypot, rules::Hypot)
+SUBGRAD_BINARY_FUNCTION(max, rules::Max)
+SUBGRAD_BINARY_FUNCTION(min, rules::Min)
+SUBGRAD_BINARY_FUNCTION(fmax, rules::Fmax)
+SUBGRAD_BINARY_FUNCTION(fmin, rules::Fmin)
+#undef SUBGRAD_UNARY_FUNCTION
+#undef SUBGRAD_BINARY_FUNCTION
+
+/// x^2 (also on double).
+template <class T>
+  requires std::invocable<const Primitive<rules::Square>&, const T&>
+constexpr auto square(const T& x) {
+  return Primitive<rules::Square>{}(x);
+}
+/// 1/(1 + exp(-x)) (also on double).
+template <class T>
+  requires std::invocable<const Primitive<rules::Sigmoid>&, const T&>
+constexpr auto sigmoid(const T& x) {
+  return Primitive<rules::Sigmoid>{}(x);
+}
+/// |x|; at 0 the kink rule decides (min_norm: 0).
+template <class T>
+  requires detail::ActiveArgumentOf<rules::Abs, T>
+constexpr auto abs(const T& x) {
+  return Primitive<rules::Abs>{}(x);
+}
+template <class T>
+  requires detail::ActiveArgumentOf<rules::Abs, T>
+constexpr auto abs(const T& x, KinkRule kink_rule) {
+  return Primitive<rules::Abs>{}(x, kink_rule);
+}
+/// Same as abs.
+template <class T>
+  requires detail::ActiveArgumentOf<rules::Abs, T>
+constexpr auto fabs(const T& x) {
+  return Primitive<rules::Abs>{}(x);
+}
+template <class T>
+  requires detail::ActiveArgumentOf<rules::Abs, T>
+constexpr auto fabs(const T& x, KinkRule kink_rule) {
+  return Primitive<rules::Abs>{}(x, kink_rule);
+}
+
+namespace detail {
+inline rules::Clamp checked_clamp(double lo, double hi) {
+  if (!(lo <= hi)) throw Error(fmt::format("subgrad::clamp: lo = {} is not <= hi = {}", lo, hi));
+  return rules::Clamp{lo, hi};
+}
+}  // namespace detail
+
+/// x limited to [lo, hi] (also on double); at the bounds the kink rule decides (min_norm: 0).
+template <class T>
+  requires std::invocable<const Primitive<rules::Clamp>&, const T&>
+constexpr auto clamp(const T& x, double lo, double hi) {
+  return Primitive<rules::Clamp>{detail::checked_clamp(lo, hi)}(x);
+}
+template <class T>
+  requires std::invocable<const Primitive<rules::Clamp>&, const T&, KinkRule>
+constexpr auto clamp(const T& x, double lo, double hi, KinkRule kink_rule) {
+  return Primitive<rules::Clamp>{detail::checked_clamp(lo, hi)}(x, kink_rule);
+}
+
+/// x^y with Var or double in either position.
+template <class X, class Y>
+  requires(Expression<X> || Expression<Y>) && ExpressionOperand<X> && ExpressionOperand<Y>
+constexpr auto pow(const X& x, const Y& y) {
+  if constexpr (Passive<Y>) {
+    return Primitive<rules::Power>{rules::Power{static_cast<double>(y)}}(x);
+  } else if constexpr (Passive<X>) {
+    return Primitive<rules::Exponential>{rules::Exponential{static_cast<double>(x)}}(y);
+  } else {
+    return Primitive<rules::Pow>{}(x, y);
+  }
+}
+
+}  // namespace subgrad
