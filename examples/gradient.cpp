@@ -30,8 +30,7 @@ int main() {
   // |x| at 0: the derivative is whatever the kink rule picks from [-1, 1].
   Var zero = 0.0;
   fmt::print("d|x|/dx at 0: min_norm {}, left {}, right {}, convex(0.75) {}\n",
-             subgrad::grad(abs(zero), zero),
-             subgrad::grad(abs(zero, subgrad::kink::left), zero),
+             subgrad::grad(abs(zero), zero), subgrad::grad(abs(zero, subgrad::kink::left), zero),
              subgrad::grad(abs(zero, subgrad::kink::right), zero),
              subgrad::grad(abs(zero, subgrad::kink::convex(0.75)), zero));
   return 0;

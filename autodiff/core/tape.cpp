@@ -32,7 +32,8 @@ void sweep_statements(const detail::Block& block, std::size_t low, std::size_t h
   for (std::size_t statement = high; statement > low;) {
     --statement;
     std::size_t count = counts[statement];
-    if (count == detail::large_statement) [[unlikely]] count = block.large_counts[--large];
+    if (count == detail::large_statement) [[unlikely]]
+      count = block.large_counts[--large];
     operand -= count;
     const double adjoint = left_hand_sides[statement];
     if (adjoint == 0.0) continue;
@@ -79,8 +80,8 @@ void Tape::clear() {
   if (!blocks_.empty()) {
     current_ = blocks_.front().get();
     current_->first_statement = 0;
-    current_->statement_capacity =
-        static_cast<std::size_t>(std::min<std::uint64_t>(current_->statement_allocated, index_limit_));
+    current_->statement_capacity = static_cast<std::size_t>(
+        std::min<std::uint64_t>(current_->statement_allocated, index_limit_));
   } else {
     current_ = &empty_block;
   }
@@ -98,15 +99,15 @@ std::size_t Tape::memory_bytes() const noexcept {
   for (std::size_t b = 0; b < blocks_.size() && b <= current_block_; ++b) {
     large += blocks_[b]->large_counts.size();
   }
-  return operand_count() * (sizeof(Index) + sizeof(double)) + statement_count() * sizeof(std::uint8_t) +
-         large * sizeof(std::uint32_t);
+  return operand_count() * (sizeof(Index) + sizeof(double)) +
+         statement_count() * sizeof(std::uint8_t) + large * sizeof(std::uint32_t);
 }
 
 std::size_t Tape::capacity_bytes() const noexcept {
   std::size_t bytes = 0;
   for (const auto& block : blocks_) {
-    bytes += block->operand_capacity * (sizeof(Index) + sizeof(double)) + block->statement_allocated +
-             block->large_counts.capacity() * sizeof(std::uint32_t);
+    bytes += block->operand_capacity * (sizeof(Index) + sizeof(double)) +
+             block->statement_allocated + block->large_counts.capacity() * sizeof(std::uint32_t);
   }
   return bytes;
 }
@@ -146,8 +147,8 @@ detail::Block* Tape::grow(std::size_t operands_needed) {
   block->statement_used = 0;
   block->large_counts.clear();
   block->first_statement = first;
-  block->statement_capacity =
-      static_cast<std::size_t>(std::min<std::uint64_t>(block->statement_allocated, index_limit_ - first));
+  block->statement_capacity = static_cast<std::size_t>(
+      std::min<std::uint64_t>(block->statement_allocated, index_limit_ - first));
   current_block_ = next;
   current_ = block;
   return block;
@@ -158,9 +159,11 @@ void Tape::record_node(NodeBackward backward) {
 }
 
 void Tape::check_owns(std::uint32_t tape, std::string_view operation, std::string_view what) const {
-  if (tape == id_) [[likely]] return;
+  if (tape == id_) [[likely]]
+    return;
   if (tape == 0) {
-    throw Error(fmt::format("{}: {} is not on a tape (a default-constructed Var)", operation, what));
+    throw Error(
+        fmt::format("{}: {} is not on a tape (a default-constructed Var)", operation, what));
   }
   throw Error(fmt::format(
       "{}: {} belongs to tape #{}, but the active tape is #{}: it was recorded before a clear(), "
@@ -168,15 +171,17 @@ void Tape::check_owns(std::uint32_t tape, std::string_view operation, std::strin
       operation, what, tape, id_));
 }
 
-void Tape::backward(Index output, std::uint32_t output_tape, double seed, std::string_view operation) {
+void Tape::backward(Index output, std::uint32_t output_tape, double seed,
+                    std::string_view operation) {
   const std::uint64_t statements = statement_count();
   if (statements == 0) {
-    throw Error(fmt::format("{}: the active tape (#{}) is empty: record a computation first", operation, id_));
+    throw Error(fmt::format("{}: the active tape (#{}) is empty: record a computation first",
+                            operation, id_));
   }
   check_owns(output_tape, operation, "the output");
   if (output == 0 || output > statements) {
-    throw Error(fmt::format("{}: output index {} is not on the tape ({} statements)", operation, output,
-                            statements));
+    throw Error(fmt::format("{}: output index {} is not on the tape ({} statements)", operation,
+                            output, statements));
   }
   adjoints_.assign(static_cast<std::size_t>(output) + 1, 0.0);
   adjoints_[output] = seed;
@@ -188,10 +193,12 @@ void Tape::backward(Index output, std::uint32_t output_tape, double seed, std::s
 void Tape::sweep(std::uint64_t end) {
   double* adjoints = adjoints_.data();
   // Nodes recorded after `end` statements cannot reach the output.
-  std::size_t node = static_cast<std::size_t>(
-      std::upper_bound(nodes_.begin(), nodes_.end(), end,
-                       [](std::uint64_t position, const Node& n) { return position < n.position; }) -
-      nodes_.begin());
+  std::size_t node =
+      static_cast<std::size_t>(std::upper_bound(nodes_.begin(), nodes_.end(), end,
+                                                [](std::uint64_t position, const Node& n) {
+                                                  return position < n.position;
+                                                }) -
+                               nodes_.begin());
 
   std::size_t b = current_block_;
   while (b > 0 && blocks_[b]->first_statement >= end) --b;
@@ -235,16 +242,16 @@ void Tape::sweep(std::uint64_t end) {
   }
 }
 
-double Tape::adjoint(Index index, std::uint32_t tape, std::string_view operation) const {
+void Tape::throw_bad_adjoint(Index index, std::uint32_t tape, std::string_view operation) const {
   check_owns(tape, operation, "the Var");
   if (!swept_) {
-    throw Error(fmt::format("{}: no backward() on tape #{} since it was last cleared", operation, id_));
+    throw Error(
+        fmt::format("{}: no backward() on tape #{} since it was last cleared", operation, id_));
   }
-  if (index > swept_statement_count_) {
-    throw Error(fmt::format("{}: the Var (index {}) was recorded after the last backward() ({} statements)",
-                            operation, index, swept_statement_count_));
-  }
-  return index < adjoints_.size() ? adjoints_[index] : 0.0;
+  if (index == 0) throw Error(fmt::format("{}: the Var is not on a tape", operation));
+  throw Error(
+      fmt::format("{}: the Var (index {}) was recorded after the last backward() ({} statements)",
+                  operation, index, swept_statement_count_));
 }
 
 }  // namespace subgrad

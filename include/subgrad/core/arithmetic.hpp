@@ -12,7 +12,8 @@ namespace subgrad {
 
 namespace detail {
 template <class A, class B>
-concept OneIsExpression = ExpressionOperand<A> && ExpressionOperand<B> && (Expression<A> || Expression<B>);
+concept OneIsExpression = ExpressionOperand<A> && ExpressionOperand<B> &&
+    (Expression<A> || Expression<B>);
 }  // namespace detail
 
 /// a + b; partials 1 and 1.
@@ -98,24 +99,25 @@ struct Negation {
 };
 
 template <class A, class B>
-  requires detail::OneIsExpression<A, B>
+requires detail::OneIsExpression<A, B>
 constexpr auto operator+(const A& a, const B& b) {
-  return Sum<detail::ExpressionOf<A>, detail::ExpressionOf<B>>(detail::as_expression(a), detail::as_expression(b));
+  return Sum<detail::ExpressionOf<A>, detail::ExpressionOf<B>>(detail::as_expression(a),
+                                                               detail::as_expression(b));
 }
 template <class A, class B>
-  requires detail::OneIsExpression<A, B>
+requires detail::OneIsExpression<A, B>
 constexpr auto operator-(const A& a, const B& b) {
   return Difference<detail::ExpressionOf<A>, detail::ExpressionOf<B>>(detail::as_expression(a),
                                                                       detail::as_expression(b));
 }
 template <class A, class B>
-  requires detail::OneIsExpression<A, B>
+requires detail::OneIsExpression<A, B>
 constexpr auto operator*(const A& a, const B& b) {
   return Product<detail::ExpressionOf<A>, detail::ExpressionOf<B>>(detail::as_expression(a),
                                                                    detail::as_expression(b));
 }
 template <class A, class B>
-  requires detail::OneIsExpression<A, B>
+requires detail::OneIsExpression<A, B>
 constexpr auto operator/(const A& a, const B& b) {
   return Quotient<detail::ExpressionOf<A>, detail::ExpressionOf<B>>(detail::as_expression(a),
                                                                     detail::as_expression(b));
@@ -131,32 +133,32 @@ constexpr const A& operator+(const A& a) {
 
 // Comparisons look at values only; they record nothing.
 template <class A, class B>
-  requires detail::OneIsExpression<A, B>
+requires detail::OneIsExpression<A, B>
 constexpr bool operator==(const A& a, const B& b) {
   return detail::value_of(a) == detail::value_of(b);
 }
 template <class A, class B>
-  requires detail::OneIsExpression<A, B>
+requires detail::OneIsExpression<A, B>
 constexpr bool operator!=(const A& a, const B& b) {
   return detail::value_of(a) != detail::value_of(b);
 }
 template <class A, class B>
-  requires detail::OneIsExpression<A, B>
+requires detail::OneIsExpression<A, B>
 constexpr bool operator<(const A& a, const B& b) {
   return detail::value_of(a) < detail::value_of(b);
 }
 template <class A, class B>
-  requires detail::OneIsExpression<A, B>
+requires detail::OneIsExpression<A, B>
 constexpr bool operator<=(const A& a, const B& b) {
   return detail::value_of(a) <= detail::value_of(b);
 }
 template <class A, class B>
-  requires detail::OneIsExpression<A, B>
+requires detail::OneIsExpression<A, B>
 constexpr bool operator>(const A& a, const B& b) {
   return detail::value_of(a) > detail::value_of(b);
 }
 template <class A, class B>
-  requires detail::OneIsExpression<A, B>
+requires detail::OneIsExpression<A, B>
 constexpr bool operator>=(const A& a, const B& b) {
   return detail::value_of(a) >= detail::value_of(b);
 }

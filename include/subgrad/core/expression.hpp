@@ -17,7 +17,9 @@ namespace subgrad {
 
 /// Satisfied by Var and every expression over Vars.
 template <class T>
-concept Expression = requires { typename std::remove_cvref_t<T>::subgrad_expression_tag; };
+concept Expression = requires {
+  typename std::remove_cvref_t<T>::subgrad_expression_tag;
+};
 
 /// A passive value in an expression: built-in arithmetic types.
 template <class T>

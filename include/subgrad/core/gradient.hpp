@@ -39,8 +39,8 @@ double grad(const E& y, const Var& x) {
 
 /// {dy/dx1, dy/dx2, ...}.
 template <Expression E, std::same_as<Var>... Vars>
-  requires(sizeof...(Vars) >= 2)
-std::array<double, sizeof...(Vars)> grad(const E& y, const Vars&... xs) {
+requires(sizeof...(Vars) >= 2) std::array<double, sizeof...(Vars)> grad(const E& y,
+                                                                        const Vars&... xs) {
   backward(y);
   const Tape& tape = Tape::active();
   return {tape.adjoint(xs.index(), xs.tape_id(), "subgrad::grad")...};
@@ -48,8 +48,8 @@ std::array<double, sizeof...(Vars)> grad(const E& y, const Vars&... xs) {
 
 /// dy/dx for each Var of a range.
 template <Expression E, std::ranges::input_range R>
-  requires std::same_as<std::ranges::range_value_t<R>, Var>
-std::vector<double> grad(const E& y, const R& xs) {
+requires std::same_as<std::ranges::range_value_t<R>, Var> std::vector<double> grad(const E& y,
+                                                                                   const R& xs) {
   backward(y);
   const Tape& tape = Tape::active();
   std::vector<double> result;
@@ -66,13 +66,12 @@ struct ValueAndGradient {
 
 namespace detail {
 template <class F>
-constexpr bool is_scalar_function =
-    std::invocable<F&, std::span<const Var>> &&
+constexpr bool is_scalar_function = std::invocable<F&, std::span<const Var>>&&
     std::convertible_to<std::invoke_result_t<F&, std::span<const Var>>, Var>;
 
 template <class R>
-constexpr bool is_double_range = std::ranges::contiguous_range<R> &&
-                                 std::same_as<std::ranges::range_value_t<R>, double>;
+constexpr bool is_double_range =
+    std::ranges::contiguous_range<R>&& std::same_as<std::ranges::range_value_t<R>, double>;
 
 template <class F, class R>
 ValueAndGradient value_and_gradient_on_new_tape(F& f, const R& x) {
@@ -103,7 +102,8 @@ ValueAndGradient value_and_gradient(F&& f, const R& x) {
     static_assert(std::convertible_to<std::invoke_result_t<F&, std::span<const Var>>, Var>,
                   "subgrad::value_and_gradient(f, x): f must return something convertible to "
                   "subgrad::Var (a Var or an expression of Vars)");
-    if constexpr (detail::is_scalar_function<F>) return detail::value_and_gradient_on_new_tape(f, x);
+    if constexpr (detail::is_scalar_function<F>)
+      return detail::value_and_gradient_on_new_tape(f, x);
   }
   return {};
 }

@@ -53,11 +53,16 @@ struct KinkRule {
   /// The rule's name as written in code: "min_norm", "left", "right", "midpoint", "convex(0.25)".
   std::string name() const {
     switch (kind) {
-      case Kind::min_norm: return "min_norm";
-      case Kind::left: return "left";
-      case Kind::right: return "right";
-      case Kind::midpoint: return "midpoint";
-      case Kind::convex: return fmt::format("convex({})", weight);
+      case Kind::min_norm:
+        return "min_norm";
+      case Kind::left:
+        return "left";
+      case Kind::right:
+        return "right";
+      case Kind::midpoint:
+        return "midpoint";
+      case Kind::convex:
+        return fmt::format("convex({})", weight);
     }
     return "unknown";
   }
@@ -100,10 +105,14 @@ inline double kink_weight(KinkRule rule, const double* left, const double* right
       const double t = along / length_squared;
       return t < 0.0 ? 0.0 : (t > 1.0 ? 1.0 : t);
     }
-    case KinkRule::Kind::left: return 0.0;
-    case KinkRule::Kind::right: return 1.0;
-    case KinkRule::Kind::midpoint: return 0.5;
-    case KinkRule::Kind::convex: return rule.weight;
+    case KinkRule::Kind::left:
+      return 0.0;
+    case KinkRule::Kind::right:
+      return 1.0;
+    case KinkRule::Kind::midpoint:
+      return 0.5;
+    case KinkRule::Kind::convex:
+      return rule.weight;
   }
   return 0.0;
 }
@@ -115,6 +124,15 @@ inline KinkRule current_kink_rule() noexcept { return detail::thread_kink_rule; 
 /// The derivative a rule picks from one-sided slopes (the common value where they agree).
 inline double resolve(Slopes slopes, KinkRule rule) {
   if (slopes.left == slopes.right) return slopes.left;
+  if (rule.kind == KinkRule::Kind::min_norm) {
+    // Exactly 0 when the interval contains it; otherwise the end nearer to 0.
+    if ((slopes.left <= 0.0 && slopes.right >= 0.0) ||
+        (slopes.left >= 0.0 && slopes.right <= 0.0)) {
+      return 0.0;
+    }
+    if (std::isnan(slopes.left) || std::isnan(slopes.right)) return slopes.left + slopes.right;
+    return std::abs(slopes.left) < std::abs(slopes.right) ? slopes.left : slopes.right;
+  }
   const double t = detail::kink_weight(rule, &slopes.left, &slopes.right, 1);
   // At t == 0 or 1 return the endpoint itself, so that an infinite other side does not leak in.
   if (t == 0.0) return slopes.left;

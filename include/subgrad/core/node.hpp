@@ -23,7 +23,10 @@ class NodeAdjoints {
  public:
   NodeAdjoints(std::span<double> adjoints, std::span<const Index> inputs, Index first_output,
                std::size_t output_count)
-      : adjoints_(adjoints), inputs_(inputs), first_output_(first_output), output_count_(output_count) {}
+      : adjoints_(adjoints),
+        inputs_(inputs),
+        first_output_(first_output),
+        output_count_(output_count) {}
 
   std::size_t input_count() const noexcept { return inputs_.size(); }
   std::size_t output_count() const noexcept { return output_count_; }
@@ -46,9 +49,8 @@ class NodeAdjoints {
 /// calls `backward(NodeAdjoints&)`, which must add (dF/dinput)^T * output adjoints to the
 /// inputs' adjoints.
 template <class Backward>
-  requires std::invocable<Backward&, NodeAdjoints&>
-std::vector<Var> record_node(std::span<const Var> inputs, std::span<const double> output_values,
-                             Backward backward) {
+requires std::invocable<Backward&, NodeAdjoints&> std::vector<Var> record_node(
+    std::span<const Var> inputs, std::span<const double> output_values, Backward backward) {
   Tape& tape = Tape::active();
   std::vector<Index> input_indices;
   input_indices.reserve(inputs.size());

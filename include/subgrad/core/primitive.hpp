@@ -11,7 +11,6 @@
 
 #include <concepts>
 #include <cstddef>
-#include <optional>
 #include <string_view>
 #include <type_traits>
 
@@ -90,28 +89,37 @@ constexpr std::string_view rule_name() {
   }
 }
 
+/// The kink rule of a statement is the thread's rule at recording time ...
+struct ThreadKinkRule {
+  KinkRule get() const noexcept { return current_kink_rule(); }
+};
+/// ... unless the call named one.
+struct CallKinkRule {
+  KinkRule rule;
+  KinkRule get() const noexcept { return rule; }
+};
+
 /// A unary primitive applied to an expression; value and slopes are computed when it is built,
 /// and the kink rule is applied when the statement is recorded.
-template <Expression A>
+template <Expression A, class Choice = ThreadKinkRule>
 struct UnaryExpression {
   using subgrad_expression_tag = void;
   static constexpr std::size_t leaf_count = A::leaf_count;
   A argument;
   double result;
   Slopes slopes;
-  std::optional<KinkRule> rule;
+  [[no_unique_address]] Choice choice;
   constexpr double value() const noexcept { return result; }
   template <std::size_t Offset>
   void record(Index* indices, double* partials, double multiplier) const {
-    const double derivative = slopes.left == slopes.right
-                                  ? slopes.left
-                                  : resolve(slopes, rule ? *rule : current_kink_rule());
+    const double derivative =
+        slopes.left == slopes.right ? slopes.left : resolve(slopes, choice.get());
     argument.template record<Offset>(indices, partials, multiplier * derivative);
   }
 };
 
 /// A binary primitive applied to two expressions (a passive side is a Constant).
-template <Expression A, Expression B>
+template <Expression A, Expression B, class Choice = ThreadKinkRule>
 struct BinaryExpression {
   using subgrad_expression_tag = void;
   static constexpr std::size_t leaf_count = A::leaf_count + B::leaf_count;
@@ -119,20 +127,26 @@ struct BinaryExpression {
   B second;
   double result;
   BinarySlopes slopes;
-  std::optional<KinkRule> rule;
+  [[no_unique_address]] Choice choice;
   constexpr double value() const noexcept { return result; }
   template <std::size_t Offset>
   void record(Index* indices, double* partials, double multiplier) const {
-    const Partials2 chosen = resolve(slopes, rule ? *rule : current_kink_rule());
-    first.template record<Offset>(indices, partials, multiplier * chosen.x);
-    second.template record<Offset + A::leaf_count>(indices, partials, multiplier * chosen.y);
+    double x = slopes.x.left;
+    double y = slopes.y.left;
+    if (x != slopes.x.right || y != slopes.y.right) {
+      const Partials2 chosen = resolve(slopes, choice.get());
+      x = chosen.x;
+      y = chosen.y;
+    }
+    first.template record<Offset>(indices, partials, multiplier * x);
+    second.template record<Offset + A::leaf_count>(indices, partials, multiplier * y);
   }
 };
 
 namespace detail {
 template <class A, class B>
-concept BinaryOperands =
-    ExpressionOperand<A> && ExpressionOperand<B> && (Expression<A> || Expression<B>);
+concept BinaryOperands = ExpressionOperand<A> && ExpressionOperand<B> &&
+    (Expression<A> || Expression<B>);
 }  // namespace detail
 
 /// Turns a rule into a callable: on double it gives the value, on a Var or expression an
@@ -145,87 +159,82 @@ struct Primitive {
   Rule rule{};
 
   // Unary.
-  constexpr double operator()(double x) const
-    requires UnaryRule<Rule>
-  {
+  constexpr double operator()(double x) const requires UnaryRule<Rule> {
     return rule_value(rule, x);
   }
-  constexpr double operator()(double x, KinkRule) const
-    requires UnaryRule<Rule>
-  {
+  constexpr double operator()(double x, KinkRule) const requires UnaryRule<Rule> {
     return rule_value(rule, x);
   }
   template <Expression E>
-    requires UnaryRule<Rule>
+  requires UnaryRule<Rule>
   constexpr UnaryExpression<E> operator()(const E& x) const {
     const Evaluation<double> at = evaluate(rule, x.value());
-    return UnaryExpression<E>{x, at.value, at.slopes, std::nullopt};
+    return UnaryExpression<E>{x, at.value, at.slopes, {}};
   }
   template <Expression E>
-    requires UnaryRule<Rule>
-  constexpr UnaryExpression<E> operator()(const E& x, KinkRule kink_rule) const {
+  requires UnaryRule<Rule>
+  constexpr UnaryExpression<E, CallKinkRule> operator()(const E& x, KinkRule kink_rule) const {
     const Evaluation<double> at = evaluate(rule, x.value());
-    return UnaryExpression<E>{x, at.value, at.slopes, kink_rule};
+    return UnaryExpression<E, CallKinkRule>{x, at.value, at.slopes, {kink_rule}};
   }
-  /// Other argument types (Dual, tensors) supply an `apply_primitive` overload found by ADL.
+  /// Other argument types (Dual, tensors) supply an `apply_primitive(rule, x, choice)` overload
+  /// found by ADL; `choice.get()` is the kink rule in force.
   template <class T>
-    requires(!Expression<T> && !Passive<T>)
-  constexpr auto operator()(const T& x) const
-      -> decltype(apply_primitive(rule, x, std::optional<KinkRule>{})) {
-    return apply_primitive(rule, x, std::optional<KinkRule>{});
+  requires(!Expression<T> && !Passive<T>) constexpr auto operator()(const T& x) const
+      -> decltype(apply_primitive(rule, x, ThreadKinkRule{})) {
+    return apply_primitive(rule, x, ThreadKinkRule{});
   }
   template <class T>
-    requires(!Expression<T> && !Passive<T>)
-  constexpr auto operator()(const T& x, KinkRule kink_rule) const
-      -> decltype(apply_primitive(rule, x, std::optional<KinkRule>{kink_rule})) {
-    return apply_primitive(rule, x, std::optional<KinkRule>{kink_rule});
+  requires(!Expression<T> && !Passive<T>) constexpr auto operator()(const T& x,
+                                                                    KinkRule kink_rule) const
+      -> decltype(apply_primitive(rule, x, CallKinkRule{kink_rule})) {
+    return apply_primitive(rule, x, CallKinkRule{kink_rule});
   }
 
   // Binary.
   template <Passive X, Passive Y>
-    requires BinaryRule<Rule>
+  requires BinaryRule<Rule>
   constexpr double operator()(X x, Y y) const {
     return rule.value(static_cast<double>(x), static_cast<double>(y));
   }
   template <Passive X, Passive Y>
-    requires BinaryRule<Rule>
+  requires BinaryRule<Rule>
   constexpr double operator()(X x, Y y, KinkRule) const {
     return rule.value(static_cast<double>(x), static_cast<double>(y));
   }
   template <class X, class Y>
-    requires BinaryRule<Rule> && detail::BinaryOperands<X, Y>
+  requires BinaryRule<Rule> && detail::BinaryOperands<X, Y>
   constexpr auto operator()(const X& x, const Y& y) const {
-    return make_binary(x, y, std::nullopt);
+    return make_binary(x, y, ThreadKinkRule{});
   }
   template <class X, class Y>
-    requires BinaryRule<Rule> && detail::BinaryOperands<X, Y>
+  requires BinaryRule<Rule> && detail::BinaryOperands<X, Y>
   constexpr auto operator()(const X& x, const Y& y, KinkRule kink_rule) const {
-    return make_binary(x, y, kink_rule);
+    return make_binary(x, y, CallKinkRule{kink_rule});
   }
   template <class X, class Y>
-    requires BinaryRule<Rule> && (!detail::BinaryOperands<X, Y>) &&
-             (!(Passive<X> && Passive<Y>))
-  constexpr auto operator()(const X& x, const Y& y) const
-      -> decltype(apply_primitive(rule, x, y, std::optional<KinkRule>{})) {
-    return apply_primitive(rule, x, y, std::optional<KinkRule>{});
+  requires BinaryRule<Rule> &&
+      (!detail::BinaryOperands<X, Y>)&&(!(Passive<X> && Passive<Y>)) constexpr auto
+      operator()(const X& x, const Y& y) const
+      -> decltype(apply_primitive(rule, x, y, ThreadKinkRule{})) {
+    return apply_primitive(rule, x, y, ThreadKinkRule{});
   }
   template <class X, class Y>
-    requires BinaryRule<Rule> && (!detail::BinaryOperands<X, Y>) &&
-             (!(Passive<X> && Passive<Y>))
-  constexpr auto operator()(const X& x, const Y& y, KinkRule kink_rule) const
-      -> decltype(apply_primitive(rule, x, y, std::optional<KinkRule>{kink_rule})) {
-    return apply_primitive(rule, x, y, std::optional<KinkRule>{kink_rule});
+  requires BinaryRule<Rule> &&
+      (!detail::BinaryOperands<X, Y>)&&(!(Passive<X> && Passive<Y>)) constexpr auto
+      operator()(const X& x, const Y& y, KinkRule kink_rule) const
+      -> decltype(apply_primitive(rule, x, y, CallKinkRule{kink_rule})) {
+    return apply_primitive(rule, x, y, CallKinkRule{kink_rule});
   }
 
  private:
-  template <class X, class Y>
-  constexpr auto make_binary(const X& x, const Y& y, std::optional<KinkRule> kink_rule) const {
+  template <class X, class Y, class Choice>
+  constexpr auto make_binary(const X& x, const Y& y, Choice choice) const {
     using First = detail::ExpressionOf<X>;
     using Second = detail::ExpressionOf<Y>;
-    const First first = detail::as_expression(x);
-    const Second second = detail::as_expression(y);
-    const BinaryEvaluation at = evaluate(rule, first.value(), second.value());
-    return BinaryExpression<First, Second>{first, second, at.value, at.slopes, kink_rule};
+    const BinaryEvaluation at = evaluate(rule, detail::value_of(x), detail::value_of(y));
+    return BinaryExpression<First, Second, Choice>{
+        detail::as_expression(x), detail::as_expression(y), at.value, at.slopes, choice};
   }
 };
 

@@ -63,7 +63,8 @@ class Tape {
   /// The thread's active tape (the innermost live Tape, or the thread's default tape).
   static Tape& active() {
     Tape* tape = detail::active_tape;
-    if (tape == nullptr) [[unlikely]] tape = &default_for_thread();
+    if (tape == nullptr) [[unlikely]]
+      tape = &default_for_thread();
     return *tape;
   }
 
@@ -71,9 +72,13 @@ class Tape {
   void clear();
 
   /// Statements recorded, independent variables included.
-  std::size_t statement_count() const noexcept { return statements_before_current_ + current_->statement_used; }
+  std::size_t statement_count() const noexcept {
+    return statements_before_current_ + current_->statement_used;
+  }
   /// Operands recorded (an operand is one (index, partial) pair).
-  std::size_t operand_count() const noexcept { return operands_before_current_ + current_->operand_used; }
+  std::size_t operand_count() const noexcept {
+    return operands_before_current_ + current_->operand_used;
+  }
   /// Bytes of recorded statements and operands (not the adjoint vector, not unused capacity).
   std::size_t memory_bytes() const noexcept;
   /// Bytes allocated for statements and operands, used or not.
@@ -89,13 +94,20 @@ class Tape {
                 std::string_view operation = "subgrad::backward");
   /// The adjoint of `index` after the last sweep.
   double adjoint(Index index, std::uint32_t tape,
-                 std::string_view operation = "subgrad::Var::adjoint") const;
+                 std::string_view operation = "subgrad::Var::adjoint") const {
+    if (tape == id_ && swept_ && index <= swept_statement_count_ && index != 0) [[likely]] {
+      return index < adjoints_.size() ? adjoints_[index] : 0.0;
+    }
+    throw_bad_adjoint(index, tape, operation);
+  }
   /// Throws unless `tape` names this tape as it is now (not cleared since); `what` names the
   /// value in the message.
   void check_owns(std::uint32_t tape, std::string_view operation, std::string_view what) const;
 
   /// Records an independent variable (a statement without operands).
-  Index new_variable() { return record<0>([](Index*, double*) {}); }
+  Index new_variable() {
+    return record<0>([](Index*, double*) {});
+  }
 
   /// Records a statement with N operands written by `fill(indices, partials)`; returns the
   /// left-hand side's index. The hot path: no checks, no allocation unless a block is full.
@@ -148,6 +160,8 @@ class Tape {
   static Tape& default_for_thread();
   detail::Block* grow(std::size_t operands_needed);
   void sweep(std::uint64_t statement_end);
+  [[noreturn]] void throw_bad_adjoint(Index index, std::uint32_t tape,
+                                      std::string_view operation) const;
   friend struct detail::TapeTesting;
 
   struct Node {

@@ -23,8 +23,8 @@ class Var {
   Var(double value) { make_independent(value); }  // NOLINT: implicit, as for double
   /// Records `expression` as one statement on the active tape.
   template <Expression E>
-    requires(!std::same_as<std::remove_cvref_t<E>, Var>)
-  Var(const E& expression) {  // NOLINT: implicit, so that `Var y = a * b;` works
+  requires(!std::same_as<std::remove_cvref_t<E>, Var>)
+      Var(const E& expression) {  // NOLINT: implicit, so that `Var y = a * b;` works
     assign(expression);
   }
   Var(const Var&) noexcept = default;
@@ -36,8 +36,7 @@ class Var {
     return *this;
   }
   template <Expression E>
-    requires(!std::same_as<std::remove_cvref_t<E>, Var>)
-  Var& operator=(const E& expression) {
+  requires(!std::same_as<std::remove_cvref_t<E>, Var>) Var& operator=(const E& expression) {
     assign(expression);
     return *this;
   }

@@ -218,9 +218,16 @@ struct Tanh {
   static constexpr std::string_view name = "tanh";
   template <class T>
   Evaluation<T> evaluate(const T& x) const {
+    using std::exp;
     using std::tanh;
     const T t = tanh(x);
-    const T d = 1.0 - t * t;
+    if (x > -0.55 && x < 0.55) {
+      const T d = 1.0 - t * t;
+      return {t, {d, d}};
+    }
+    // In the tails 1 - t^2 cancels; 4e/(1 + e)^2 with e = exp(-2|x|) keeps full precision.
+    const T e = exp(x > 0.0 ? -2.0 * x : 2.0 * x);
+    const T d = 4.0 * e / ((1.0 + e) * (1.0 + e));
     return {t, {d, d}};
   }
 };
@@ -284,8 +291,10 @@ struct Sigmoid {
   template <class T>
   Evaluation<T> evaluate(const T& x) const {
     using std::exp;
-    const T s = 1.0 / (1.0 + exp(-x));
-    const T d = s * (1.0 - s);
+    // With e = exp(-|x|) neither the value nor s(1 - s) = e/(1 + e)^2 cancels or overflows.
+    const T e = exp(x > 0.0 ? -x : x);
+    const T s = x >= 0.0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
+    const T d = e / ((1.0 + e) * (1.0 + e));
     return {s, {d, d}};
   }
 };
@@ -297,7 +306,7 @@ struct Abs {
     if (x > 0.0) return {x, {T(1.0), T(1.0)}};
     if (x < 0.0) return {-x, {T(-1.0), T(-1.0)}};
     if (x == 0.0) return {T(0.0), {T(-1.0), T(1.0)}};  // at 0: left -1, right 1; min_norm 0
-    return {x, {x, x}};                               // NaN
+    return {x, {x, x}};                                // NaN
   }
 };
 /// floor(x); derivative 0, jumps at the integers.
@@ -458,29 +467,25 @@ struct Fmin {
 namespace detail {
 /// A non-passive argument a primitive accepts: a Var expression, a Dual, a tensor expression.
 template <class Rule, class T>
-concept ActiveArgumentOf = (!Passive<T>) && std::invocable<const Primitive<Rule>&, const T&>;
+concept ActiveArgumentOf = (!Passive<T>)&&std::invocable<const Primitive<Rule>&, const T&>;
 template <class Rule, class X, class Y>
 concept ActiveArgumentsOf =
     (!(Passive<X> && Passive<Y>)) && std::invocable<const Primitive<Rule>&, const X&, const Y&>;
 }  // namespace detail
 
 // One line per function: the callable is the rule's Primitive, found by ADL on Var arguments.
-#define SUBGRAD_UNARY_FUNCTION(function, Rule)                \
-  template <class T>                                          \
-    requires detail::ActiveArgumentOf<Rule, T>                \
-  constexpr auto function(const T& x) {                       \
-    return Primitive<Rule>{}(x);                              \
-  }
-#define SUBGRAD_BINARY_FUNCTION(function, Rule)                           \
-  template <class X, class Y>                                             \
-    requires detail::ActiveArgumentsOf<Rule, X, Y>                        \
-  constexpr auto function(const X& x, const Y& y) {                       \
-    return Primitive<Rule>{}(x, y);                                       \
-  }                                                                       \
-  template <class X, class Y>                                             \
-    requires detail::ActiveArgumentsOf<Rule, X, Y>                        \
-  constexpr auto function(const X& x, const Y& y, KinkRule kink_rule) {   \
-    return Primitive<Rule>{}(x, y, kink_rule);                            \
+#define SUBGRAD_UNARY_FUNCTION(function, Rule) \
+  template <class T>                           \
+  requires detail::ActiveArgumentOf<Rule, T>   \
+  constexpr auto function(const T& x) { return Primitive<Rule>{}(x); }
+#define SUBGRAD_BINARY_FUNCTION(function, Rule)                                       \
+  template <class X, class Y>                                                         \
+  requires detail::ActiveArgumentsOf<Rule, X, Y>                                      \
+  constexpr auto function(const X& x, const Y& y) { return Primitive<Rule>{}(x, y); } \
+  template <class X, class Y>                                                         \
+  requires detail::ActiveArgumentsOf<Rule, X, Y>                                      \
+  constexpr auto function(const X& x, const Y& y, KinkRule kink_rule) {               \
+    return Primitive<Rule>{}(x, y, kink_rule);                                        \
   }
 
 SUBGRAD_UNARY_FUNCTION(exp, rules::Exp)
@@ -520,35 +525,25 @@ SUBGRAD_BINARY_FUNCTION(fmin, rules::Fmin)
 
 /// x^2 (also on double).
 template <class T>
-  requires std::invocable<const Primitive<rules::Square>&, const T&>
-constexpr auto square(const T& x) {
-  return Primitive<rules::Square>{}(x);
-}
+requires std::invocable < const Primitive<rules::Square>
+&, const T& > constexpr auto square(const T& x) { return Primitive<rules::Square>{}(x); }
 /// 1/(1 + exp(-x)) (also on double).
 template <class T>
-  requires std::invocable<const Primitive<rules::Sigmoid>&, const T&>
-constexpr auto sigmoid(const T& x) {
-  return Primitive<rules::Sigmoid>{}(x);
-}
+requires std::invocable < const Primitive<rules::Sigmoid>
+&, const T& > constexpr auto sigmoid(const T& x) { return Primitive<rules::Sigmoid>{}(x); }
 /// |x|; at 0 the kink rule decides (min_norm: 0).
 template <class T>
-  requires detail::ActiveArgumentOf<rules::Abs, T>
-constexpr auto abs(const T& x) {
-  return Primitive<rules::Abs>{}(x);
-}
+requires detail::ActiveArgumentOf<rules::Abs, T>
+constexpr auto abs(const T& x) { return Primitive<rules::Abs>{}(x); }
 template <class T>
-  requires detail::ActiveArgumentOf<rules::Abs, T>
-constexpr auto abs(const T& x, KinkRule kink_rule) {
-  return Primitive<rules::Abs>{}(x, kink_rule);
-}
+requires detail::ActiveArgumentOf<rules::Abs, T>
+constexpr auto abs(const T& x, KinkRule kink_rule) { return Primitive<rules::Abs>{}(x, kink_rule); }
 /// Same as abs.
 template <class T>
-  requires detail::ActiveArgumentOf<rules::Abs, T>
-constexpr auto fabs(const T& x) {
-  return Primitive<rules::Abs>{}(x);
-}
+requires detail::ActiveArgumentOf<rules::Abs, T>
+constexpr auto fabs(const T& x) { return Primitive<rules::Abs>{}(x); }
 template <class T>
-  requires detail::ActiveArgumentOf<rules::Abs, T>
+requires detail::ActiveArgumentOf<rules::Abs, T>
 constexpr auto fabs(const T& x, KinkRule kink_rule) {
   return Primitive<rules::Abs>{}(x, kink_rule);
 }
@@ -562,20 +557,20 @@ inline rules::Clamp checked_clamp(double lo, double hi) {
 
 /// x limited to [lo, hi] (also on double); at the bounds the kink rule decides (min_norm: 0).
 template <class T>
-  requires std::invocable<const Primitive<rules::Clamp>&, const T&>
-constexpr auto clamp(const T& x, double lo, double hi) {
+requires std::invocable < const Primitive<rules::Clamp>
+&, const T& > constexpr auto clamp(const T& x, double lo, double hi) {
   return Primitive<rules::Clamp>{detail::checked_clamp(lo, hi)}(x);
 }
 template <class T>
-  requires std::invocable<const Primitive<rules::Clamp>&, const T&, KinkRule>
-constexpr auto clamp(const T& x, double lo, double hi, KinkRule kink_rule) {
+requires std::invocable < const Primitive<rules::Clamp>
+&, const T&, KinkRule > constexpr auto clamp(const T& x, double lo, double hi, KinkRule kink_rule) {
   return Primitive<rules::Clamp>{detail::checked_clamp(lo, hi)}(x, kink_rule);
 }
 
 /// x^y with Var or double in either position.
 template <class X, class Y>
-  requires(Expression<X> || Expression<Y>) && ExpressionOperand<X> && ExpressionOperand<Y>
-constexpr auto pow(const X& x, const Y& y) {
+requires(Expression<X> || Expression<Y>) &&
+    ExpressionOperand<X>&& ExpressionOperand<Y> constexpr auto pow(const X& x, const Y& y) {
   if constexpr (Passive<Y>) {
     return Primitive<rules::Power>{rules::Power{static_cast<double>(y)}}(x);
   } else if constexpr (Passive<X>) {

@@ -1,0 +1,181 @@
+#include "subgrad/core/tape.hpp"
+
+#include <cmath>
+#include <thread>
+#include <vector>
+
+#include <boost/test/unit_test.hpp>
+
+#include "subgrad/core/gradient.hpp"
+#include "subgrad/core/var.hpp"
+#include "subgrad/math/elementary.hpp"
+
+namespace subgrad::detail {
+// The tests' handle on the tape's index limit, which is 2^32 - 1 and out of a test's reach.
+struct TapeTesting {
+  static void set_index_limit(Tape& tape, std::uint64_t limit) { tape.index_limit_ = limit; }
+};
+}  // namespace subgrad::detail
+
+using subgrad::Tape;
+using subgrad::Var;
+
+BOOST_AUTO_TEST_CASE(counts_statements_and_operands) {
+  Tape tape;
+  Var a = 1.0;
+  Var b = 2.0;
+  BOOST_TEST(tape.statement_count() == 2u);  // independent variables are statements too
+  BOOST_TEST(tape.operand_count() == 0u);
+  Var c = a * b + a;
+  BOOST_TEST(tape.statement_count() == 3u);
+  BOOST_TEST(tape.operand_count() == 3u);
+  Var d = c * 2.0 + 1.0;  // passive numbers cost nothing
+  BOOST_TEST(tape.statement_count() == 4u);
+  BOOST_TEST(tape.operand_count() == 4u);
+  BOOST_TEST(tape.memory_bytes() == 4u * 12u + 4u * 1u);
+  BOOST_TEST(d.value() == 2.0 * 3.0 + 1.0);
+}
+
+BOOST_AUTO_TEST_CASE(a_chain_of_ten_million_statements) {
+  Tape tape;
+  Var x = 1.0;
+  Var y = x;
+  constexpr int length = 10'000'000;
+  for (int i = 0; i < length; ++i) y = y * 1.0000001 + 1e-9;
+  BOOST_TEST(tape.statement_count() == static_cast<std::size_t>(length) + 1);
+  const double expected = std::pow(1.0000001, length);
+  BOOST_TEST(subgrad::grad(y, x) == expected, boost::test_tools::tolerance(1e-9));
+  BOOST_TEST(tape.capacity_bytes() >= tape.memory_bytes());
+}
+
+BOOST_AUTO_TEST_CASE(clear_and_reuse_keeps_memory_bounded) {
+  Tape tape;
+  std::size_t capacity_after_first = 0;
+  for (int cycle = 0; cycle < 10'000; ++cycle) {
+    Var x = 0.5 + cycle * 1e-5;
+    Var y = x;
+    for (int i = 0; i < 50; ++i) y = sin(y) * x;
+    const double g = subgrad::grad(y, x);
+    BOOST_REQUIRE(std::isfinite(g));
+    if (cycle == 0) capacity_after_first = tape.capacity_bytes();
+    BOOST_REQUIRE_EQUAL(tape.capacity_bytes(), capacity_after_first);
+    tape.clear();
+    BOOST_REQUIRE_EQUAL(tape.statement_count(), 0u);
+  }
+  BOOST_TEST(capacity_after_first > 0u);
+}
+
+BOOST_AUTO_TEST_CASE(reuse_after_clear_spans_several_blocks) {
+  Tape tape;
+  for (int cycle = 0; cycle < 3; ++cycle) {
+    Var x = 1.5;
+    Var sum = 0.0 * x;
+    for (int i = 0; i < 100'000; ++i) sum += x * static_cast<double>(i % 7);
+    double expected = 0.0;
+    for (int i = 0; i < 100'000; ++i) expected += i % 7;
+    BOOST_TEST(subgrad::grad(sum, x) == expected);
+    tape.clear();
+  }
+}
+
+BOOST_AUTO_TEST_CASE(statements_with_many_operands) {
+  Tape tape;
+  std::vector<Var> xs;
+  for (int i = 0; i < 600; ++i) xs.emplace_back(0.001 * i);
+  // Dynamic statements of 600 operands, past the one-byte count, interleaved with small ones.
+  auto weighted_sum = [&](double scale) {
+    return tape.record_dynamic(xs.size(), [&](subgrad::Index* indices, double* partials) {
+      for (std::size_t i = 0; i < xs.size(); ++i) {
+        indices[i] = xs[i].index();
+        partials[i] = scale * static_cast<double>(i);
+      }
+    });
+  };
+  const subgrad::Index first = weighted_sum(1.0);
+  const subgrad::Index second = weighted_sum(2.0);
+  tape.backward(first, tape.id(), 1.0);
+  BOOST_TEST(xs[10].adjoint() == 10.0);
+  tape.backward(second, tape.id(), 1.0);
+  BOOST_TEST(xs[599].adjoint() == 2.0 * 599.0);
+  BOOST_TEST(tape.memory_bytes() == 2u * 600u * 12u + 602u + 2u * 4u);
+}
+
+BOOST_AUTO_TEST_CASE(tapes_nest_like_a_stack) {
+  Tape outer;
+  Var x = 2.0;
+  {
+    Tape inner;
+    BOOST_TEST(&Tape::active() == &inner);
+    Var z = 3.0;
+    Var w = z * z;
+    BOOST_TEST(subgrad::grad(w, z) == 6.0);
+    BOOST_TEST(outer.statement_count() == 1u);
+  }
+  BOOST_TEST(&Tape::active() == &outer);
+  Var y = x * x * x;
+  BOOST_TEST(subgrad::grad(y, x) == 12.0);
+}
+
+BOOST_AUTO_TEST_CASE(tapes_destroyed_out_of_order_leave_a_valid_chain) {
+  Tape& before = Tape::active();
+  {
+    auto first = std::make_unique<Tape>();
+    auto second = std::make_unique<Tape>();
+    first.reset();  // out of order
+    BOOST_TEST(&Tape::active() == second.get());
+  }
+  BOOST_TEST(&Tape::active() == &before);
+}
+
+BOOST_AUTO_TEST_CASE(two_threads_record_and_sweep_at_once) {
+  auto work = [](double start) {
+    Tape tape;
+    Var x = start;
+    Var y = x;
+    for (int i = 0; i < 200'000; ++i) y = tanh(y) * 0.5 + x * 0.25;
+    return subgrad::grad(y, x);
+  };
+  const double serial_a = work(0.3);
+  const double serial_b = work(-0.7);
+  double parallel_a = 0.0;
+  double parallel_b = 0.0;
+  std::thread first([&] { parallel_a = work(0.3); });
+  std::thread second([&] { parallel_b = work(-0.7); });
+  first.join();
+  second.join();
+  BOOST_TEST(parallel_a == serial_a);
+  BOOST_TEST(parallel_b == serial_b);
+}
+
+BOOST_AUTO_TEST_CASE(the_default_tape_serves_programs_without_a_tape_object) {
+  double result = 0.0;
+  std::thread thread([&] {
+    Var x = 3.0;
+    Var y = x * x;
+    result = subgrad::grad(y, x);
+  });
+  thread.join();
+  BOOST_TEST(result == 6.0);
+}
+
+BOOST_AUTO_TEST_CASE(index_overflow_throws_rather_than_wraps) {
+  Tape tape;
+  subgrad::detail::TapeTesting::set_index_limit(tape, 10'000);
+  Var x = 1.0;
+  try {
+    for (int i = 0; i < 20'000; ++i) x = x * 1.0;
+    BOOST_FAIL("no error past the index limit");
+  } catch (const subgrad::Error& error) {
+    BOOST_TEST(std::string(error.what()).find("10001") != std::string::npos);
+    BOOST_TEST(std::string(error.what()).find("subgrad::Tape") != std::string::npos);
+  }
+  BOOST_TEST(tape.statement_count() == 10'000u);
+}
+
+BOOST_AUTO_TEST_CASE(sweeping_an_empty_tape_is_an_error) {
+  Tape tape;
+  BOOST_CHECK_EXCEPTION(tape.backward(1, tape.id(), 1.0), subgrad::Error,
+                        [](const subgrad::Error& e) {
+                          return std::string(e.what()).find("empty") != std::string::npos;
+                        });
+}

@@ -1,0 +1,187 @@
+#include "subgrad/core/var.hpp"
+
+#include <cmath>
+#include <thread>
+
+#include <boost/test/unit_test.hpp>
+
+#include "subgrad/core/format.hpp"
+#include "subgrad/core/gradient.hpp"
+#include "subgrad/math/elementary.hpp"
+
+using subgrad::Tape;
+using subgrad::Var;
+
+BOOST_AUTO_TEST_CASE(default_constructed_is_zero_on_no_tape) {
+  constexpr Var zero;
+  BOOST_TEST(zero.value() == 0.0);
+  BOOST_TEST(zero.index() == 0u);
+  BOOST_TEST(zero.tape_id() == 0u);
+  Tape tape;
+  Var x = 2.0;
+  Var y = x * zero + x;  // a Var on no tape acts as a constant
+  BOOST_TEST(subgrad::grad(y, x) == 1.0);
+  BOOST_CHECK_THROW(zero.adjoint(), subgrad::Error);
+}
+
+BOOST_AUTO_TEST_CASE(same_variable_twice) {
+  Tape tape;
+  Var x = 3.0;
+  Var square = x * x;
+  BOOST_TEST(subgrad::grad(square, x) == 6.0);
+  Var ratio = x / x;
+  BOOST_TEST(ratio.value() == 1.0);
+  BOOST_TEST(subgrad::grad(ratio, x) == 0.0);
+  Var difference = x - x;
+  BOOST_TEST(difference.value() == 0.0);
+  BOOST_TEST(subgrad::grad(difference, x) == 0.0);
+  BOOST_TEST(tape.operand_count() == 6u);
+}
+
+BOOST_AUTO_TEST_CASE(self_referential_updates) {
+  Tape tape;
+  Var x = 0.5;
+  Var s = 1.0;
+  // Horner: s = ((1*x + 1)*x + 1)*x + 1 = x^3 + x^2 + x + 1
+  for (int i = 0; i < 3; ++i) s = s * x + 1.0;
+  BOOST_TEST(s.value() == 0.125 + 0.25 + 0.5 + 1.0);
+  BOOST_TEST(subgrad::grad(s, x) == 3 * 0.25 + 2 * 0.5 + 1.0);
+}
+
+BOOST_AUTO_TEST_CASE(compound_assignment) {
+  Tape tape;
+  Var x = 2.0;
+  Var y = 5.0;
+  Var a = x;
+  a += y;    // x + y
+  a -= 1.0;  // x + y - 1
+  a *= x;    // (x + y - 1) x
+  a /= y;    // (x + y - 1) x / y
+  BOOST_TEST(a.value() == 6.0 * 2.0 / 5.0);
+  const auto g = subgrad::grad(a, x, y);
+  BOOST_TEST(g[0] == (2.0 * 2.0 + 5.0 - 1.0) / 5.0, boost::test_tools::tolerance(1e-15));
+  BOOST_TEST(g[1] == 2.0 / 5.0 - 6.0 * 2.0 / 25.0, boost::test_tools::tolerance(1e-15));
+}
+
+BOOST_AUTO_TEST_CASE(comparisons_by_value) {
+  Tape tape;
+  Var a = 1.0;
+  Var b = 2.0;
+  BOOST_TEST((a < b));
+  BOOST_TEST((a <= 1.0));
+  BOOST_TEST((2.0 > a));
+  BOOST_TEST((b >= a));
+  BOOST_TEST((a == 1.0));
+  BOOST_TEST((a != b));
+  BOOST_TEST((a * 2.0 == b));
+  const std::size_t before = tape.statement_count();
+  BOOST_TEST((a + b > 2.5));
+  BOOST_TEST(tape.statement_count() == before);  // comparing records nothing
+}
+
+BOOST_AUTO_TEST_CASE(one_statement_per_expression) {
+  Tape tape;
+  Var a = 1.0, b = 2.0, c = 3.0;
+  const std::size_t statements = tape.statement_count();
+  Var y = a * b + exp(c) - sin(a) / b;
+  BOOST_TEST(tape.statement_count() == statements + 1);
+  BOOST_TEST(tape.operand_count() == 5u);
+}
+
+BOOST_AUTO_TEST_CASE(expressions_own_their_operands) {
+  Tape tape;
+  Var a = 2.0;
+  Var b = 3.0;
+  auto product = a * b;  // held, not yet recorded
+  a = 10.0;              // rebinding a does not change the held expression
+  Var y = product + 1.0;
+  BOOST_TEST(y.value() == 7.0);
+  auto make = [](const Var& x) { return x * x + 1.0; };  // returned by value: safe
+  Var z = make(b);
+  BOOST_TEST(subgrad::grad(z, b) == 6.0);
+}
+
+BOOST_AUTO_TEST_CASE(fifty_leaves_record_as_one_statement) {
+  Tape tape;
+  Var x = 1.1;
+  const std::size_t statements = tape.statement_count();
+  Var y = x * x * x * x * x * x * x * x * x * x + x * x * x * x * x * x * x * x * x * x +
+          x * x * x * x * x * x * x * x * x * x + x * x * x * x * x * x * x * x * x * x +
+          x * x * x * x * x * x * x * x * x * x + x;
+  BOOST_TEST(tape.statement_count() == statements + 1);
+  BOOST_TEST(tape.operand_count() == 51u);
+  BOOST_TEST(subgrad::grad(y, x) == 50.0 * std::pow(1.1, 9) + 1.0,
+             boost::test_tools::tolerance(1e-13));
+}
+
+BOOST_AUTO_TEST_CASE(a_var_of_a_cleared_tape_is_refused) {
+  Tape tape;
+  Var x = 1.0;
+  Var y = x * 2.0;
+  tape.clear();
+  Var z = 1.0;
+  Var w = z * 3.0;
+  BOOST_CHECK_EXCEPTION(subgrad::grad(y, x), subgrad::Error, [](const subgrad::Error& e) {
+    const std::string message = e.what();
+    return message.find("subgrad::backward") != std::string::npos &&
+           message.find("clear()") != std::string::npos;
+  });
+  subgrad::backward(w);
+  BOOST_CHECK_THROW(x.adjoint(), subgrad::Error);
+  BOOST_TEST(z.adjoint() == 3.0);
+}
+
+BOOST_AUTO_TEST_CASE(a_var_of_a_destroyed_tape_is_refused) {
+  Var x;
+  Var y;
+  {
+    Tape inner;
+    x = 2.0;
+    y = x * x;
+  }
+  Tape tape;
+  Var z = 1.0;
+  BOOST_CHECK_THROW(subgrad::backward(y), subgrad::Error);
+  Var w = z * z;
+  BOOST_CHECK_THROW(subgrad::grad(w, x), subgrad::Error);
+}
+
+BOOST_AUTO_TEST_CASE(a_var_of_another_threads_tape_is_refused) {
+  Tape tape;
+  Var x = 2.0;
+  Var y = x * x;
+  bool refused = false;
+  std::thread other([&] {
+    Var z = 1.0;
+    Var w = z + 1.0;
+    try {
+      subgrad::backward(y);
+    } catch (const subgrad::Error&) {
+      refused = true;
+    }
+  });
+  other.join();
+  BOOST_TEST(refused);
+  BOOST_TEST(subgrad::grad(y, x) == 4.0);
+}
+
+BOOST_AUTO_TEST_CASE(adjoint_before_any_sweep_is_an_error) {
+  Tape tape;
+  Var x = 1.0;
+  BOOST_CHECK_EXCEPTION(x.adjoint(), subgrad::Error, [](const subgrad::Error& e) {
+    return std::string(e.what()).find("no backward()") != std::string::npos;
+  });
+  Var y = x * 2.0;
+  subgrad::backward(y);
+  Var later = x * 3.0;
+  BOOST_CHECK_EXCEPTION(later.adjoint(), subgrad::Error, [](const subgrad::Error& e) {
+    return std::string(e.what()).find("after the last backward()") != std::string::npos;
+  });
+}
+
+BOOST_AUTO_TEST_CASE(formats_as_its_value) {
+  Tape tape;
+  Var x = 1.25;
+  BOOST_TEST(fmt::format("{}", x) == "1.25");
+  BOOST_TEST(fmt::format("{:.3f}", Var(x * 2.0 + 0.0005)) == "2.501");
+}
