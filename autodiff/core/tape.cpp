@@ -29,6 +29,8 @@ void sweep_statements(const detail::Block& block, std::size_t low, std::size_t h
   const Index* indices = block.indices.get();
   const double* partials = block.partials.get();
   const double* left_hand_sides = adjoints + block.first_statement + 1;
+  // Statements before the block's first one with operands (independent variables) pass nothing on.
+  low = std::max(low, block.first_with_operands);
   for (std::size_t statement = high; statement > low;) {
     --statement;
     std::size_t count = counts[statement];
@@ -75,6 +77,7 @@ void Tape::clear() {
     blocks_[b]->operand_used = 0;
     blocks_[b]->statement_used = 0;
     blocks_[b]->large_counts.clear();
+    blocks_[b]->first_with_operands = detail::Block::none;
   }
   current_block_ = 0;
   if (!blocks_.empty()) {
@@ -146,6 +149,7 @@ detail::Block* Tape::grow(std::size_t operands_needed) {
   block->operand_used = 0;
   block->statement_used = 0;
   block->large_counts.clear();
+  block->first_with_operands = detail::Block::none;
   block->first_statement = first;
   block->statement_capacity = static_cast<std::size_t>(
       std::min<std::uint64_t>(block->statement_allocated, index_limit_ - first));

@@ -39,6 +39,9 @@ struct Block {
   std::size_t statement_used = 0;
   /// Global number of the block's first statement; statement s has left-hand side index s + 1.
   std::uint64_t first_statement = 0;
+  /// The first statement (counted in the block) that has operands; `none` while there is none.
+  static constexpr std::size_t none = static_cast<std::size_t>(-1);
+  std::size_t first_with_operands = none;
 };
 
 struct TapeTesting;
@@ -119,6 +122,10 @@ class Tape {
       block = grow(N);
     }
     fill(block->indices.get() + block->operand_used, block->partials.get() + block->operand_used);
+    if constexpr (N > 0) {
+      if (block->operand_used == 0) [[unlikely]]
+        block->first_with_operands = block->statement_used;
+    }
     block->operand_used += N;
     if constexpr (N < detail::large_statement) {
       block->counts[block->statement_used] = static_cast<std::uint8_t>(N);
@@ -139,6 +146,7 @@ class Tape {
       block = grow(count);
     }
     fill(block->indices.get() + block->operand_used, block->partials.get() + block->operand_used);
+    if (count > 0 && block->operand_used == 0) block->first_with_operands = block->statement_used;
     block->operand_used += count;
     if (count < detail::large_statement) {
       block->counts[block->statement_used] = static_cast<std::uint8_t>(count);
