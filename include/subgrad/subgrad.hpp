@@ -4,3 +4,7 @@
 
 #include "subgrad/core/core.hpp"        // IWYU pragma: export
 #include "subgrad/math/elementary.hpp"  // IWYU pragma: export
+#include "subgrad/math/maxout.hpp"      // IWYU pragma: export
+#include "subgrad/math/registry.hpp"    // IWYU pragma: export
+#include "subgrad/math/relu.hpp"        // IWYU pragma: export
+#include "subgrad/math/smooth_activations.hpp"  // IWYU pragma: export

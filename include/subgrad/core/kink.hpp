@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -31,6 +32,16 @@ using Slopes = BasicSlopes<double>;
 struct BinarySlopes {
   Slopes x;
   Slopes y;
+};
+
+/// How a function behaves at a point: differentiable, a kink (continuous, one-sided slopes
+/// differ) or a jump (discontinuous).
+enum class Smoothness { smooth, kink, discontinuous };
+
+/// A point where a primitive is not differentiable, as its rule declares it.
+struct KinkPoint {
+  double at;
+  Smoothness kind;
 };
 
 /// A primitive's value together with its slopes, for rules that compute both at once.

@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <string_view>
 #include <type_traits>
+#include <vector>
 
 #include "subgrad/core/expression.hpp"
 #include "subgrad/core/kink.hpp"
@@ -76,6 +77,26 @@ constexpr BinaryEvaluation evaluate(const R& rule, double x, double y) {
     return rule.evaluate(x, y);
   } else {
     return BinaryEvaluation{rule.value(x, y), rule.slopes(x, y)};
+  }
+}
+
+/// The plain number behind a double, a Var, an expression or a (nested) Dual.
+template <class T>
+constexpr double primal_value(const T& x) {
+  if constexpr (Passive<T>) {
+    return static_cast<double>(x);
+  } else {
+    return primal_value(x.value());
+  }
+}
+
+/// The kinks and jumps a unary rule declares in [low, high] (`kinks(low, high)`), or none.
+template <class R>
+std::vector<KinkPoint> rule_kinks(const R& rule, double low, double high) {
+  if constexpr (requires { rule.kinks(low, high); }) {
+    return rule.kinks(low, high);
+  } else {
+    return {};
   }
 }
 

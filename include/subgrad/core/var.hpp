@@ -10,6 +10,14 @@
 
 namespace subgrad {
 
+class Var;
+namespace detail {
+/// Builds a Var for a statement recorded by other means (runtime-length statements, tensors).
+struct VarAccess {
+  static Var make(double value, Index index, std::uint32_t tape);
+};
+}  // namespace detail
+
 /// An active scalar: a value, its index on a tape, and the id of that tape.
 /// A Var is a small handle; copying it does not record anything.
 class Var {
@@ -65,6 +73,7 @@ class Var {
   }
 
  private:
+  friend struct detail::VarAccess;
   void make_independent(double value) {
     Tape& tape = Tape::active();
     index_ = tape.new_variable();
@@ -87,6 +96,14 @@ class Var {
   Index index_ = 0;
   std::uint32_t tape_ = 0;
 };
+
+inline Var detail::VarAccess::make(double value, Index index, std::uint32_t tape) {
+  Var var;
+  var.value_ = value;
+  var.index_ = index;
+  var.tape_ = tape;
+  return var;
+}
 
 }  // namespace subgrad
 

@@ -12,6 +12,7 @@
 #include <limits>
 #include <numbers>
 #include <string_view>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -20,6 +21,17 @@
 #include "subgrad/core/primitive.hpp"
 
 namespace subgrad {
+
+namespace detail {
+/// The jumps of a step function: the points n + offset (n an integer) inside [low, high].
+inline std::vector<KinkPoint> steps(double low, double high, double offset) {
+  std::vector<KinkPoint> points;
+  for (double at = std::ceil(low - offset) + offset; at <= high; at += 1.0) {
+    points.push_back({at, Smoothness::discontinuous});
+  }
+  return points;
+}
+}  // namespace detail
 
 namespace rules {
 
@@ -308,6 +320,10 @@ struct Abs {
     if (x == 0.0) return {T(0.0), {T(-1.0), T(1.0)}};  // at 0: left -1, right 1; min_norm 0
     return {x, {x, x}};                                // NaN
   }
+  std::vector<KinkPoint> kinks(double low, double high) const {
+    if (low <= 0.0 && high >= 0.0) return {{0.0, Smoothness::kink}};
+    return {};
+  }
 };
 /// floor(x); derivative 0, jumps at the integers.
 struct Floor {
@@ -316,6 +332,9 @@ struct Floor {
   Evaluation<T> evaluate(const T& x) const {
     using std::floor;
     return {floor(x), {T(0.0), T(0.0)}};
+  }
+  std::vector<KinkPoint> kinks(double low, double high) const {
+    return detail::steps(low, high, 0.0);
   }
 };
 /// ceil(x); derivative 0, jumps at the integers.
@@ -326,6 +345,9 @@ struct Ceil {
     using std::ceil;
     return {ceil(x), {T(0.0), T(0.0)}};
   }
+  std::vector<KinkPoint> kinks(double low, double high) const {
+    return detail::steps(low, high, 0.0);
+  }
 };
 /// round(x) (halves away from zero); derivative 0, jumps at the half-integers.
 struct Round {
@@ -334,6 +356,9 @@ struct Round {
   Evaluation<T> evaluate(const T& x) const {
     using std::round;
     return {round(x), {T(0.0), T(0.0)}};
+  }
+  std::vector<KinkPoint> kinks(double low, double high) const {
+    return detail::steps(low, high, 0.5);
   }
 };
 /// clamp(x, lo, hi); slope 1 inside, 0 outside.
@@ -350,6 +375,13 @@ struct Clamp {
     if (x == hi) return {x, {T(1.0), T(0.0)}};  // at hi: left 1, right 0; min_norm 0 (PyTorch 1)
     if (x > lo && x < hi) return {x, {T(1.0), T(1.0)}};
     return {x, {x, x}};  // NaN
+  }
+  std::vector<KinkPoint> kinks(double low, double high) const {
+    std::vector<KinkPoint> points;
+    if (lo == hi) return points;
+    if (lo >= low && lo <= high) points.push_back({lo, Smoothness::kink});
+    if (hi >= low && hi <= high) points.push_back({hi, Smoothness::kink});
+    return points;
   }
 };
 /// x^p for a passive exponent p; d/dx = p x^(p-1) (0 when p == 0).

@@ -1,0 +1,208 @@
+#pragma once
+/// \file
+/// maxout(x1, ..., xk) and maxout(range): the largest of k pieces. The largest piece gets
+/// derivative 1; at a tie the kink rule splits it jointly: min_norm and midpoint give 1/k to each
+/// of the k tied pieces, right gives 1 to the first tied piece, left to the last, convex(t) gives
+/// t to the first and 1 - t to the last (for two pieces this is exactly max(x, y)).
+
+#include <array>
+#include <cmath>
+#include <concepts>
+#include <cstddef>
+#include <limits>
+#include <ranges>
+#include <span>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "subgrad/core/error.hpp"
+#include "subgrad/core/expression.hpp"
+#include "subgrad/core/kink.hpp"
+#include "subgrad/core/primitive.hpp"
+#include "subgrad/core/tape.hpp"
+#include "subgrad/core/var.hpp"
+
+namespace subgrad {
+
+namespace detail {
+
+/// The weight of each piece's derivative in d maxout: the one definition, shared by every mode.
+/// Returns the maximum (NaN if any piece is NaN, with NaN weights).
+inline double maxout_weights(std::span<const double> values, KinkRule rule,
+                             std::span<double> weights) {
+  if (values.empty()) throw Error("subgrad::maxout: needs at least one piece");
+  double largest = values[0];
+  bool has_nan = false;
+  for (double v : values) {
+    if (std::isnan(v)) has_nan = true;
+    if (v > largest) largest = v;
+  }
+  if (has_nan) {
+    for (double& w : weights) w = std::numeric_limits<double>::quiet_NaN();
+    return std::numeric_limits<double>::quiet_NaN();
+  }
+  std::size_t first = values.size(), last = 0, tied = 0;
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    weights[i] = 0.0;
+    if (values[i] == largest) {
+      if (first == values.size()) first = i;
+      last = i;
+      ++tied;
+    }
+  }
+  if (tied == 1) {
+    weights[first] = 1.0;
+    return largest;
+  }
+  switch (rule.kind) {
+    case KinkRule::Kind::min_norm:
+    case KinkRule::Kind::midpoint:
+      for (std::size_t i = 0; i < values.size(); ++i) {
+        if (values[i] == largest) weights[i] = 1.0 / static_cast<double>(tied);
+      }
+      break;
+    case KinkRule::Kind::right:
+      weights[first] = 1.0;
+      break;
+    case KinkRule::Kind::left:
+      weights[last] = 1.0;
+      break;
+    case KinkRule::Kind::convex:
+      weights[first] = rule.weight;
+      weights[last] = 1.0 - rule.weight;
+      break;
+  }
+  return largest;
+}
+
+template <std::size_t... Counts>
+constexpr std::array<std::size_t, sizeof...(Counts)> prefix_offsets() {
+  std::array<std::size_t, sizeof...(Counts)> offsets{};
+  std::size_t running = 0, i = 0;
+  ((offsets[i++] = running, running += Counts), ...);
+  return offsets;
+}
+}  // namespace detail
+
+/// maxout over a fixed number of expressions; weights are chosen when the statement is recorded.
+template <class Choice, Expression... Pieces>
+struct MaxoutExpression {
+  using subgrad_expression_tag = void;
+  static constexpr std::size_t leaf_count = (Pieces::leaf_count + ... + 0);
+  static constexpr std::array<std::size_t, sizeof...(Pieces)> offsets =
+      detail::prefix_offsets<Pieces::leaf_count...>();
+  std::tuple<Pieces...> pieces;
+  std::array<double, sizeof...(Pieces)> values;
+  double result;
+  [[no_unique_address]] Choice choice;
+
+  MaxoutExpression(Choice choice_, const Pieces&... pieces_)
+      : pieces(pieces_...), values{pieces_.value()...}, result(0.0), choice(choice_) {
+    std::array<double, sizeof...(Pieces)> unused{};
+    result = detail::maxout_weights(values, kink::min_norm, unused);
+  }
+  double value() const noexcept { return result; }
+  template <std::size_t Offset>
+  void record(Index* indices, double* partials, double multiplier) const {
+    std::array<double, sizeof...(Pieces)> weights{};
+    detail::maxout_weights(values, choice.get(), weights);
+    record_pieces<Offset>(indices, partials, multiplier, weights,
+                          std::index_sequence_for<Pieces...>{});
+  }
+
+ private:
+  template <std::size_t Offset, std::size_t... I>
+  void record_pieces(Index* indices, double* partials, double multiplier,
+                     const std::array<double, sizeof...(Pieces)>& weights,
+                     std::index_sequence<I...>) const {
+    (std::get<I>(pieces).template record<Offset + offsets[I]>(indices, partials,
+                                                              multiplier * weights[I]),
+     ...);
+  }
+};
+
+namespace detail {
+template <class... Args>
+constexpr bool ends_with_kink_rule =
+    std::same_as<std::remove_cvref_t<decltype((std::declval<Args>(), ...))>, KinkRule>;
+
+template <class Choice, class... Args>
+auto make_maxout(Choice choice, const Args&... args) {
+  if constexpr ((Passive<Args> && ...)) {
+    const std::array<double, sizeof...(Args)> values{static_cast<double>(args)...};
+    std::array<double, sizeof...(Args)> weights{};
+    return maxout_weights(values, kink::min_norm, weights);
+  } else {
+    return MaxoutExpression<Choice, ExpressionOf<Args>...>(choice, as_expression(args)...);
+  }
+}
+
+template <class... Args, std::size_t... I>
+auto maxout_with_rule(const std::tuple<const Args&...>& args, std::index_sequence<I...>) {
+  const KinkRule rule = std::get<sizeof...(Args) - 1>(args);
+  return make_maxout(CallKinkRule{rule}, std::get<I>(args)...);
+}
+}  // namespace detail
+
+/// The largest of the pieces (Var, expressions or doubles; at least two); a trailing KinkRule
+/// chooses the split at ties for this call.
+template <class... Args>
+requires(sizeof...(Args) >= 2) auto maxout(const Args&... args) {
+  if constexpr (detail::ends_with_kink_rule<Args...>) {
+    static_assert(sizeof...(Args) >= 3,
+                  "subgrad::maxout: needs at least two pieces before the KinkRule");
+    return detail::maxout_with_rule(std::tuple<const Args&...>(args...),
+                                    std::make_index_sequence<sizeof...(Args) - 1>{});
+  } else {
+    static_assert((ExpressionOperand<Args> && ...),
+                  "subgrad::maxout: the pieces must be Vars, expressions or numbers");
+    return detail::make_maxout(ThreadKinkRule{}, args...);
+  }
+}
+
+namespace detail {
+template <std::ranges::input_range R>
+auto maxout_of_range(const R& pieces, KinkRule rule) {
+  using Element = std::ranges::range_value_t<R>;
+  std::vector<double> values;
+  for (const auto& piece : pieces) values.push_back(value_of(piece));
+  if (values.empty()) throw Error("subgrad::maxout: the range is empty");
+  std::vector<double> weights(values.size());
+  const double largest = maxout_weights(values, rule, weights);
+  if constexpr (Passive<Element>) {
+    return largest;
+  } else {
+    static_assert(std::same_as<Element, Var>,
+                  "subgrad::maxout(range): the range must hold Var or double");
+    Tape& tape = Tape::active();
+    std::size_t count = 0;
+    for (double w : weights) count += (w != 0.0);
+    const Index index = tape.record_dynamic(count, [&](Index* indices, double* partials) {
+      std::size_t k = 0, i = 0;
+      for (const Var& piece : pieces) {
+        if (weights[i] != 0.0) {
+          indices[k] = piece.index();
+          partials[k] = weights[i];
+          ++k;
+        }
+        ++i;
+      }
+    });
+    return VarAccess::make(largest, index, tape.id());
+  }
+}
+}  // namespace detail
+
+/// The largest element of a range of Var (recorded as one statement) or of double.
+template <std::ranges::input_range R>
+requires ExpressionOperand<std::ranges::range_value_t<R>>
+auto maxout(const R& pieces) { return detail::maxout_of_range(pieces, current_kink_rule()); }
+template <std::ranges::input_range R>
+requires ExpressionOperand<std::ranges::range_value_t<R>>
+auto maxout(const R& pieces, KinkRule rule) { return detail::maxout_of_range(pieces, rule); }
+
+}  // namespace subgrad

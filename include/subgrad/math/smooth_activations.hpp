@@ -1,0 +1,344 @@
+#pragma once
+/// \file
+/// The exponential and smooth members of the ReLU family, each one rule: elu, selu, celu, gelu,
+/// gelu_tanh, silu, swish, mish, softplus, squareplus, smelu and CryptoDL's relu_poly.
+/// Defaults are PyTorch's (squareplus: JAX's b = 4; smelu: beta = 1).
+
+#include <cmath>
+#include <concepts>
+#include <numbers>
+#include <string_view>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "subgrad/core/error.hpp"
+#include "subgrad/core/kink.hpp"
+#include "subgrad/core/primitive.hpp"
+#include "subgrad/math/elementary.hpp"
+#include "subgrad/math/relu.hpp"
+
+namespace subgrad {
+
+namespace rules {
+
+/// x for x > 0, alpha (e^x - 1) below; d/dx = 1 or alpha e^x. A kink at 0 unless alpha == 1.
+struct Elu {
+  static constexpr std::string_view name = "elu";
+  double alpha = 1.0;
+  template <class T>
+  Evaluation<T> evaluate(const T& x) const {
+    using std::exp;
+    using std::expm1;
+    if (x > 0.0) return detail::line(x, 1.0);
+    if (x < 0.0) return {alpha * expm1(x), {alpha * exp(x), alpha * exp(x)}};
+    // at 0: left alpha, right 1; min_norm alpha for 0 <= alpha <= 1, else 1 (PyTorch: alpha)
+    if (x == 0.0) return detail::corner(T(0.0), alpha, 1.0);
+    return detail::not_a_number(x);
+  }
+  std::vector<KinkPoint> kinks(double low, double high) const {
+    return alpha == 1.0 ? std::vector<KinkPoint>{} : detail::points_in(low, high, {0.0});
+  }
+};
+
+/// lambda * elu(x, alpha) with the SELU constants (Klambauer et al. 2017).
+struct Selu {
+  static constexpr std::string_view name = "selu";
+  static constexpr double lambda = 1.0507009873554804934193349852946;
+  static constexpr double alpha = 1.6732632423543772848170429916717;
+  static constexpr double lambda_alpha = 1.7580993408473768599402175208123;
+  template <class T>
+  Evaluation<T> evaluate(const T& x) const {
+    using std::exp;
+    using std::expm1;
+    if (x > 0.0) return detail::line(T(lambda * x), lambda);
+    if (x < 0.0) return {lambda_alpha * expm1(x), {lambda_alpha * exp(x), lambda_alpha * exp(x)}};
+    // at 0: left 1.7581 (lambda alpha), right 1.0507 (lambda); min_norm 1.0507 (= TF; PyTorch and
+    // JAX 1.7581)
+    if (x == 0.0) return detail::corner(T(0.0), lambda_alpha, lambda);
+    return detail::not_a_number(x);
+  }
+  std::vector<KinkPoint> kinks(double low, double high) const {
+    return detail::points_in(low, high, {0.0});
+  }
+};
+
+/// max(0, x) + min(0, alpha (e^(x/alpha) - 1)); d/dx = 1 or e^(x/alpha); C1 (slope 1 at 0).
+struct Celu {
+  static constexpr std::string_view name = "celu";
+  double alpha = 1.0;
+  template <class T>
+  Evaluation<T> evaluate(const T& x) const {
+    using std::exp;
+    using std::expm1;
+    if (x > 0.0) return detail::line(x, 1.0);
+    if (x <= 0.0) {
+      const T scaled = x / alpha;
+      return {alpha * expm1(scaled), {exp(scaled), exp(scaled)}};
+    }
+    return detail::not_a_number(x);
+  }
+};
+
+/// x Phi(x) with Phi the standard normal CDF; d/dx = Phi(x) + x phi(x).
+struct Gelu {
+  static constexpr std::string_view name = "gelu";
+  template <class T>
+  Evaluation<T> evaluate(const T& x) const {
+    using std::erfc;
+    using std::exp;
+    const T cdf = 0.5 * erfc(-x * std::numbers::sqrt2 / 2.0);
+    const T pdf = exp(-0.5 * x * x) * (std::numbers::inv_sqrtpi / std::numbers::sqrt2);
+    const T slope = cdf + x * pdf;
+    return {x * cdf, {slope, slope}};
+  }
+};
+
+/// x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), the tanh approximation of gelu.
+struct GeluTanh {
+  static constexpr std::string_view name = "gelu_tanh";
+  static constexpr double k = 0.7978845608028654;  // sqrt(2/pi)
+  static constexpr double c = 0.044715;
+  template <class T>
+  Evaluation<T> evaluate(const T& x) const {
+    using std::tanh;
+    const T t = tanh(k * (x + c * x * x * x));
+    const T slope =
+        0.5 * (1.0 + t) + 0.5 * x * ((1.0 - t) * (1.0 + t)) * k * (1.0 + 3.0 * c * x * x);
+    return {0.5 * x * (1.0 + t), {slope, slope}};
+  }
+};
+
+/// x sigmoid(beta x); d/dx = s + beta x s (1 - s). beta = 1 is silu.
+struct Swish {
+  static constexpr std::string_view name = "swish";
+  double beta = 1.0;
+  template <class T>
+  Evaluation<T> evaluate(const T& x) const {
+    const Evaluation<T> s = Sigmoid{}.evaluate(T(beta * x));
+    const T slope = s.value + beta * x * s.slopes.left;
+    return {x * s.value, {slope, slope}};
+  }
+};
+
+/// x tanh(softplus(x)); d/dx = tanh(sp) + x sigmoid(x) (1 - tanh(sp)^2).
+struct Mish {
+  static constexpr std::string_view name = "mish";
+  template <class T>
+  Evaluation<T> evaluate(const T& x) const {
+    using std::exp;
+    using std::log1p;
+    using std::tanh;
+    const T softplus = (x > 0.0 ? x : T(0.0)) + log1p(exp(x > 0.0 ? -x : x));
+    const T t = tanh(softplus);
+    const T slope = t + x * Sigmoid{}.evaluate(x).value * ((1.0 - t) * (1.0 + t));
+    return {x * t, {slope, slope}};
+  }
+};
+
+/// (1/beta) log(1 + e^(beta x)), but x itself where beta x > threshold (PyTorch's switch);
+/// d/dx = sigmoid(beta x), exactly 1 past the switch. The switch is a jump of about 2e-9.
+struct Softplus {
+  static constexpr std::string_view name = "softplus";
+  double beta = 1.0;
+  double threshold = 20.0;
+  template <class T>
+  Evaluation<T> evaluate(const T& x) const {
+    using std::exp;
+    using std::log1p;
+    const T z = beta * x;
+    if (z > threshold) return detail::line(x, 1.0);
+    const T value = ((z > 0.0 ? z : T(0.0)) + log1p(exp(z > 0.0 ? -z : z))) / beta;
+    const T slope = Sigmoid{}.evaluate(z).value;
+    // at the switch: left sigmoid(threshold), right 1; min_norm sigmoid(threshold) (= PyTorch)
+    if (z == threshold) return {value, {slope, T(1.0)}};
+    return {value, {slope, slope}};
+  }
+  std::vector<KinkPoint> kinks(double low, double high) const {
+    return detail::points_in(low, high, {threshold / beta}, Smoothness::discontinuous);
+  }
+};
+
+/// (x + sqrt(x^2 + b)) / 2; d/dx = (1 + x / sqrt(x^2 + b)) / 2. b = 0 is relu (kink at 0).
+struct Squareplus {
+  static constexpr std::string_view name = "squareplus";
+  double b = 4.0;
+  template <class T>
+  Evaluation<T> evaluate(const T& x) const {
+    using std::sqrt;
+    const T root = sqrt(x * x + b);
+    if (b == 0.0 && x == 0.0) return detail::corner(T(0.0), 0.0, 1.0);  // b = 0 at 0: as relu
+    const T slope = 0.5 * (1.0 + x / root);
+    return {0.5 * (x + root), {slope, slope}};
+  }
+  std::vector<KinkPoint> kinks(double low, double high) const {
+    return b == 0.0 ? detail::points_in(low, high, {0.0}) : std::vector<KinkPoint>{};
+  }
+};
+
+/// SmeLU (Shamir et al. 2020): 0 below -beta, (x + beta)^2 / (4 beta) on [-beta, beta], x above.
+/// C1; the second derivative jumps at +-beta.
+struct Smelu {
+  static constexpr std::string_view name = "smelu";
+  double beta = 1.0;
+  template <class T>
+  constexpr Evaluation<T> evaluate(const T& x) const {
+    if (x <= -beta) return detail::line(T(0.0), 0.0);
+    if (x >= beta) return detail::line(x, 1.0);
+    if (x > -beta && x < beta) {
+      const T slope = (x + beta) / (2.0 * beta);
+      return {(x + beta) * (x + beta) / (4.0 * beta), {slope, slope}};
+    }
+    return detail::not_a_number(x);
+  }
+};
+
+/// CryptoDL's polynomial relu (Hesamifard et al. 2017): c2 x^2 + x/2, the integral of a
+/// degree-1 Chebyshev fit of the step on [-bound, bound].
+struct ReluPoly {
+  static constexpr std::string_view name = "relu_poly";
+  double bound = 10.0;
+  /// The x^2 coefficient: the values listed in the authors' repository (inspire-lab/CryptoDL,
+  /// python/kalypso/public_functions.py) for bounds 10, 20, 50 and 100; for other bounds the
+  /// bound-100 value scaled by 100 / bound (c2 is close to 0.2631 / bound for all four).
+  constexpr double coefficient() const {
+    if (bound == 10.0) return 0.0263068516521283;
+    if (bound == 20.0) return 0.0131555717886246;
+    if (bound == 50.0) return 0.005262228802542;
+    if (bound == 100.0) return 0.002631114401271;
+    return 0.2631114401271 / bound;
+  }
+  template <class T>
+  constexpr Evaluation<T> evaluate(const T& x) const {
+    const double c2 = coefficient();
+    const T slope = 2.0 * c2 * x + 0.5;
+    return {c2 * x * x + 0.5 * x, {slope, slope}};
+  }
+};
+
+}  // namespace rules
+
+namespace detail {
+inline void require(bool condition, std::string_view operation, std::string_view parameter,
+                    double value, std::string_view expectation) {
+  if (!condition) {
+    throw Error(fmt::format("subgrad::{}: {} = {} {}", operation, parameter, value, expectation));
+  }
+}
+}  // namespace detail
+
+/// x for x > 0, alpha (e^x - 1) below (alpha defaults to 1).
+template <class T>
+requires detail::PrimitiveArgument<rules::Elu, T>
+auto elu(const T& x, double alpha = 1.0) {
+  detail::require(std::isfinite(alpha), "elu", "alpha", alpha, "is not finite");
+  return Primitive<rules::Elu>{rules::Elu{alpha}}(x);
+}
+template <class T>
+requires detail::PrimitiveArgument<rules::Elu, T>
+auto elu(const T& x, double alpha, KinkRule kink_rule) {
+  detail::require(std::isfinite(alpha), "elu", "alpha", alpha, "is not finite");
+  return Primitive<rules::Elu>{rules::Elu{alpha}}(x, kink_rule);
+}
+template <class T>
+requires detail::PrimitiveArgument<rules::Elu, T>
+auto elu(const T& x, KinkRule kink_rule) { return Primitive<rules::Elu>{}(x, kink_rule); }
+
+/// lambda * elu(x, alpha) with the SELU constants.
+template <class T>
+requires detail::PrimitiveArgument<rules::Selu, T>
+constexpr auto selu(const T& x) { return Primitive<rules::Selu>{}(x); }
+template <class T>
+requires detail::PrimitiveArgument<rules::Selu, T>
+constexpr auto selu(const T& x, KinkRule kink_rule) {
+  return Primitive<rules::Selu>{}(x, kink_rule);
+}
+
+/// max(0, x) + min(0, alpha (e^(x/alpha) - 1)); alpha != 0.
+template <class T>
+requires detail::PrimitiveArgument<rules::Celu, T>
+auto celu(const T& x, double alpha = 1.0) {
+  detail::require(std::isfinite(alpha) && alpha != 0.0, "celu", "alpha", alpha,
+                  "must be finite and non-zero");
+  return Primitive<rules::Celu>{rules::Celu{alpha}}(x);
+}
+
+/// x Phi(x) (the exact, erf form).
+template <class T>
+requires detail::PrimitiveArgument<rules::Gelu, T>
+constexpr auto gelu(const T& x) { return Primitive<rules::Gelu>{}(x); }
+/// The tanh approximation of gelu.
+template <class T>
+requires detail::PrimitiveArgument<rules::GeluTanh, T>
+constexpr auto gelu_tanh(const T& x) { return Primitive<rules::GeluTanh>{}(x); }
+/// x sigmoid(x).
+template <class T>
+requires detail::PrimitiveArgument<rules::Swish, T>
+constexpr auto silu(const T& x) { return Primitive<rules::Swish>{}(x); }
+/// x sigmoid(beta x).
+template <class T>
+requires detail::PrimitiveArgument<rules::Swish, T>
+auto swish(const T& x, double beta) {
+  detail::require(std::isfinite(beta), "swish", "beta", beta, "is not finite");
+  return Primitive<rules::Swish>{rules::Swish{beta}}(x);
+}
+/// x tanh(softplus(x)).
+template <class T>
+requires detail::PrimitiveArgument<rules::Mish, T>
+constexpr auto mish(const T& x) { return Primitive<rules::Mish>{}(x); }
+
+namespace detail {
+inline rules::Softplus checked_softplus(double beta, double threshold) {
+  require(beta > 0.0 && std::isfinite(beta), "softplus", "beta", beta,
+          "must be positive and finite");
+  require(!std::isnan(threshold), "softplus", "threshold", threshold, "is NaN");
+  return rules::Softplus{beta, threshold};
+}
+}  // namespace detail
+
+/// (1/beta) log(1 + e^(beta x)), switching to x where beta x > threshold (PyTorch's defaults 1,
+/// 20).
+template <class T>
+requires detail::PrimitiveArgument<rules::Softplus, T>
+auto softplus(const T& x, double beta = 1.0, double threshold = 20.0) {
+  return Primitive<rules::Softplus>{detail::checked_softplus(beta, threshold)}(x);
+}
+template <class T>
+requires detail::PrimitiveArgument<rules::Softplus, T>
+auto softplus(const T& x, double beta, double threshold, KinkRule kink_rule) {
+  return Primitive<rules::Softplus>{detail::checked_softplus(beta, threshold)}(x, kink_rule);
+}
+
+/// (x + sqrt(x^2 + b)) / 2, b >= 0 (default 4).
+template <class T>
+requires detail::PrimitiveArgument<rules::Squareplus, T>
+auto squareplus(const T& x, double b = 4.0) {
+  detail::require(b >= 0.0 && std::isfinite(b), "squareplus", "b", b, "must be finite and >= 0");
+  return Primitive<rules::Squareplus>{rules::Squareplus{b}}(x);
+}
+template <class T>
+requires detail::PrimitiveArgument<rules::Squareplus, T>
+auto squareplus(const T& x, double b, KinkRule kink_rule) {
+  detail::require(b >= 0.0 && std::isfinite(b), "squareplus", "b", b, "must be finite and >= 0");
+  return Primitive<rules::Squareplus>{rules::Squareplus{b}}(x, kink_rule);
+}
+
+/// SmeLU with half-width beta > 0 (default 1).
+template <class T>
+requires detail::PrimitiveArgument<rules::Smelu, T>
+auto smelu(const T& x, double beta = 1.0) {
+  detail::require(beta > 0.0 && std::isfinite(beta), "smelu", "beta", beta,
+                  "must be positive and finite");
+  return Primitive<rules::Smelu>{rules::Smelu{beta}}(x);
+}
+
+/// CryptoDL's degree-2 polynomial relu fitted on [-bound, bound], bound > 0.
+template <class T>
+requires detail::PrimitiveArgument<rules::ReluPoly, T>
+auto relu_poly(const T& x, double bound) {
+  detail::require(bound > 0.0 && std::isfinite(bound), "relu_poly", "bound", bound,
+                  "must be positive and finite");
+  return Primitive<rules::ReluPoly>{rules::ReluPoly{bound}}(x);
+}
+
+}  // namespace subgrad

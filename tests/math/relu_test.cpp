@@ -1,0 +1,176 @@
+#include "subgrad/math/relu.hpp"
+
+#include <cmath>
+#include <random>
+
+#include <boost/test/unit_test.hpp>
+
+#include "subgrad/core/gradient.hpp"
+#include "subgrad/math/smooth_activations.hpp"
+
+using subgrad::ReluOptions;
+using subgrad::Tape;
+using subgrad::Var;
+namespace kink = subgrad::kink;
+
+BOOST_AUTO_TEST_CASE(functions_work_on_double_var_and_expressions) {
+  BOOST_TEST(subgrad::relu(-2.0) == 0.0);
+  BOOST_TEST(subgrad::leaky_relu(-2.0) == -0.02);
+  BOOST_TEST(subgrad::hardswish(1.0) == 4.0 / 6.0);
+  BOOST_TEST(subgrad::selu(1.0) == 1.0507009873554804934193349852946);
+  Tape tape;
+  Var x = 1.5;
+  Var y = relu(2.0 * x - 1.0) + leaky_relu(-x, 0.2) + relu6(x * 5.0);
+  BOOST_TEST(y.value() == 2.0 - 0.3 + 6.0);
+  BOOST_TEST(subgrad::grad(y, x) == 2.0 - 0.2 + 0.0);
+}
+
+BOOST_AUTO_TEST_CASE(per_call_rules_on_every_kinked_function) {
+  Tape tape;
+  Var zero = 0.0, three = 3.0, one = 1.0;
+  BOOST_TEST(subgrad::grad(relu(zero, kink::right), zero) == 1.0);
+  BOOST_TEST(subgrad::grad(leaky_relu(zero, kink::left), zero) == 0.01);
+  BOOST_TEST(subgrad::grad(leaky_relu(zero, 0.3, kink::midpoint), zero) == 0.65);
+  BOOST_TEST(subgrad::grad(relu6(zero, kink::right), zero) == 1.0);
+  BOOST_TEST(subgrad::grad(hardtanh(one, kink::left), one) == 1.0);
+  BOOST_TEST(subgrad::grad(hardtanh(one, -1.0, 1.0, kink::right), one) == 0.0);
+  BOOST_TEST(subgrad::grad(hardsigmoid(three, kink::left), three) == 1.0 / 6.0);
+  BOOST_TEST(subgrad::grad(hardswish(three, kink::left), three) == 1.5);
+  BOOST_TEST(subgrad::grad(selu(zero, kink::left), zero) == 1.7580993408473768599402175208123);
+  BOOST_TEST(subgrad::grad(elu(zero, 2.0, kink::left), zero) == 2.0);
+  BOOST_TEST(subgrad::grad(threshold(one, 1.0, 0.0, kink::right), one) == 1.0);
+  BOOST_TEST(subgrad::grad(thresholded_relu(one, 1.0, kink::right), one) == 1.0);
+  BOOST_TEST(subgrad::grad(rrelu(zero, 0.1, 0.3, kink::left), zero) == 0.2,
+             boost::test_tools::tolerance(1e-15));
+  BOOST_TEST(subgrad::grad(squareplus(zero, 0.0, kink::right), zero) == 1.0);
+  BOOST_TEST(subgrad::grad(relu(zero, ReluOptions{.negative_slope = 0.1}, kink::left), zero) ==
+             0.1);
+}
+
+BOOST_AUTO_TEST_CASE(prelu_learns_its_slope) {
+  Tape tape;
+  Var a = 0.25;
+  Var negative = -2.0, positive = 3.0, zero = 0.0;
+  auto partials = [&](Var& x) { return subgrad::grad(prelu(x, a), x, a); };
+  BOOST_TEST((partials(negative) == std::array<double, 2>{0.25, -2.0}));  // d/da = min(x, 0)
+  BOOST_TEST((partials(positive) == std::array<double, 2>{1.0, 0.0}));
+  BOOST_TEST((partials(zero) == std::array<double, 2>{0.25, 0.0}));  // min_norm of [a, 1]; d/da = 0
+  BOOST_TEST(subgrad::grad(prelu(zero, a, kink::right), zero) == 1.0);
+  BOOST_TEST(subgrad::grad(prelu(negative, 0.5), negative) == 0.5);  // a passive slope
+  BOOST_TEST(subgrad::prelu(-2.0, 0.5) == -1.0);
+}
+
+BOOST_AUTO_TEST_CASE(rrelu_evaluation_and_training_forms) {
+  Tape tape;
+  Var x = -2.0;
+  BOOST_TEST(subgrad::grad(rrelu(x), x) == (1.0 / 8.0 + 1.0 / 3.0) / 2.0);
+  const unsigned seed = 12345;
+  BOOST_TEST_MESSAGE("rrelu seed " << seed);
+  std::mt19937 generator(seed);
+  std::mt19937 replay(seed);
+  for (int i = 0; i < 200; ++i) {
+    Var negative = -1.0 - 0.01 * i;
+    const double slope = subgrad::grad(rrelu(negative, generator, 0.1, 0.4), negative);
+    BOOST_TEST(slope >= 0.1);
+    BOOST_TEST(slope <= 0.4);
+    BOOST_TEST(slope == std::uniform_real_distribution<double>(0.1, 0.4)(replay));
+  }
+  // No draw for x > 0: the generator is left untouched.
+  const std::mt19937 before = generator;
+  Var positive = 2.0;
+  BOOST_TEST(subgrad::grad(rrelu(positive, generator), positive) == 1.0);
+  BOOST_TEST((generator == before));
+  BOOST_CHECK_THROW(rrelu(x, 0.5, 0.1), subgrad::Error);
+}
+
+BOOST_AUTO_TEST_CASE(generalized_relu_follows_keras_values) {
+  // relu(x, negative_slope, max_value, threshold) of Keras 3 (reference section 1.3).
+  const ReluOptions thresholded{.negative_slope = 0.0, .max_value = std::nullopt, .threshold = 5.0};
+  BOOST_TEST(subgrad::relu(5.0, thresholded) == 0.0);  // strict test: 5 -> 0, as Keras's docstring
+  BOOST_TEST(subgrad::relu(6.0, thresholded) == 6.0);
+  BOOST_TEST(subgrad::relu(4.0, thresholded) == 0.0);
+  const ReluOptions leaky_capped{.negative_slope = 0.1, .max_value = 6.0, .threshold = 0.0};
+  BOOST_TEST(subgrad::relu(-2.0, leaky_capped) == -0.2);
+  BOOST_TEST(subgrad::relu(7.0, leaky_capped) == 6.0);
+  BOOST_TEST(subgrad::relu(3.0, leaky_capped) == 3.0);
+  const ReluOptions shifted{.negative_slope = 0.2, .max_value = std::nullopt, .threshold = 1.0};
+  BOOST_TEST(subgrad::relu(-1.0, shifted) == 0.2 * (-1.0 - 1.0),
+             boost::test_tools::tolerance(1e-15));
+  BOOST_TEST(subgrad::relu(1.0, shifted) == 0.0);
+  BOOST_TEST(subgrad::relu(1.5, shifted) == 1.5);
+  // Keras gives derivative 0 at 0 with slope 0.1 and max_value 6 (outside [0.1, 1]); the rule here
+  // keeps it a Clarke subgradient.
+  Tape tape;
+  Var zero = 0.0;
+  const double d = subgrad::grad(relu(zero, leaky_capped), zero);
+  BOOST_TEST(d == 0.1);
+  BOOST_CHECK_EXCEPTION(subgrad::relu(1.0, ReluOptions{.max_value = -1.0}), subgrad::Error,
+                        [](const subgrad::Error& e) {
+                          return std::string(e.what()).find("max_value = -1") != std::string::npos;
+                        });
+}
+
+BOOST_AUTO_TEST_CASE(smooth_members_against_their_formulas) {
+  Tape tape;
+  for (double x0 : {-2.3, -0.7, 0.4, 1.9}) {
+    Var x = x0;
+    const double r = std::sqrt(x0 * x0 + 4.0);
+    BOOST_TEST(squareplus(x).value() == 0.5 * (x0 + r), boost::test_tools::tolerance(1e-15));
+    BOOST_TEST(subgrad::grad(squareplus(x), x) == 0.5 * (1 + x0 / r),
+               boost::test_tools::tolerance(1e-15));
+    const double smelu_value = x0 <= -1 ? 0.0 : (x0 >= 1 ? x0 : (x0 + 1) * (x0 + 1) / 4);
+    const double smelu_slope = x0 <= -1 ? 0.0 : (x0 >= 1 ? 1.0 : (x0 + 1) / 2);
+    BOOST_TEST(smelu(x).value() == smelu_value, boost::test_tools::tolerance(1e-15));
+    BOOST_TEST(subgrad::grad(smelu(x), x) == smelu_slope, boost::test_tools::tolerance(1e-15));
+    BOOST_TEST(relu_poly(x, 10.0).value() == 0.0263068516521283 * x0 * x0 + 0.5 * x0,
+               boost::test_tools::tolerance(1e-15));
+    BOOST_TEST(subgrad::grad(relu_poly(x, 100.0), x) == 2 * 0.002631114401271 * x0 + 0.5,
+               boost::test_tools::tolerance(1e-15));
+    const double s = 1 / (1 + std::exp(-2 * x0));
+    BOOST_TEST(subgrad::grad(swish(x, 2.0), x) == s + 2 * x0 * s * (1 - s),
+               boost::test_tools::tolerance(1e-14));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(softplus_switches_to_the_identity_past_the_threshold) {
+  Tape tape;
+  Var below = 19.999, above = 20.001, at = 20.0;
+  BOOST_TEST(subgrad::grad(softplus(above), above) == 1.0);
+  BOOST_TEST(softplus(above).value() == 20.001);
+  BOOST_TEST(subgrad::grad(softplus(below), below) == 1 / (1 + std::exp(-19.999)),
+             boost::test_tools::tolerance(1e-15));
+  BOOST_TEST(subgrad::grad(softplus(at), at) == 1 / (1 + std::exp(-20.0)),
+             boost::test_tools::tolerance(1e-15));
+  BOOST_TEST(subgrad::grad(softplus(at, 1.0, 20.0, kink::right), at) == 1.0);
+  Var large_negative = -800.0;
+  BOOST_TEST(softplus(large_negative).value() == 0.0);
+  Var large_positive = 15.0;
+  BOOST_TEST(softplus(large_positive, 1.0, 1000.0).value() == std::log1p(std::exp(15.0)),
+             boost::test_tools::tolerance(1e-15));
+}
+
+BOOST_AUTO_TEST_CASE(bad_parameters_are_named_in_the_error) {
+  Tape tape;
+  Var x = 1.0;
+  auto names = [](std::string text) {
+    return [text](const subgrad::Error& e) {
+      return std::string(e.what()).find(text) != std::string::npos;
+    };
+  };
+  BOOST_CHECK_EXCEPTION(hardtanh(x, 2.0, 1.0), subgrad::Error, names("subgrad::hardtanh: min = 2"));
+  BOOST_CHECK_EXCEPTION(softplus(x, 0.0), subgrad::Error, names("subgrad::softplus: beta = 0"));
+  BOOST_CHECK_EXCEPTION(celu(x, 0.0), subgrad::Error, names("subgrad::celu: alpha = 0"));
+  BOOST_CHECK_EXCEPTION(squareplus(x, -1.0), subgrad::Error, names("subgrad::squareplus: b = -1"));
+  BOOST_CHECK_EXCEPTION(smelu(x, 0.0), subgrad::Error, names("subgrad::smelu: beta = 0"));
+  BOOST_CHECK_EXCEPTION(relu_poly(x, -3.0), subgrad::Error,
+                        names("subgrad::relu_poly: bound = -3"));
+  BOOST_CHECK_EXCEPTION(leaky_relu(x, std::nan("")), subgrad::Error, names("negative_slope = nan"));
+}
+
+BOOST_AUTO_TEST_CASE(nan_propagates) {
+  Tape tape;
+  Var x = std::nan("");
+  BOOST_TEST(std::isnan(relu(x).value()));
+  BOOST_TEST(std::isnan(subgrad::grad(relu(x), x)));
+  BOOST_TEST(std::isnan(subgrad::grad(hardswish(x), x)));
+}
