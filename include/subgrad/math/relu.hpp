@@ -8,6 +8,7 @@
 /// Every function works on double, on Var expressions and (with the forward layer) on Dual; a
 /// trailing KinkRule overrides the thread's rule for the call.
 
+#include <algorithm>
 #include <cmath>
 #include <concepts>
 #include <limits>
@@ -235,16 +236,25 @@ struct GeneralizedRelu {
     return detail::not_a_number(x);
   }
   std::vector<KinkPoint> kinks(double low, double high) const {
-    std::vector<KinkPoint> points =
-        detail::points_in(low, high, {options.threshold},
-                          options.threshold == 0.0 ? Smoothness::kink : Smoothness::discontinuous);
+    std::vector<KinkPoint> points;
+    // At the threshold the lower piece ends at 0: a jump if the upper piece starts elsewhere,
+    // a kink if only the slopes differ.
+    const double theta = options.threshold;
+    const double upper_start =
+        options.max_value ? std::min(std::max(theta, 0.0), *options.max_value) : theta;
+    if (upper_start != 0.0) {
+      points = detail::points_in(low, high, {theta}, Smoothness::discontinuous);
+    } else if (above(theta).slopes.right != options.negative_slope) {
+      points = detail::points_in(low, high, {theta});
+    }
     if (options.max_value) {
-      if (options.threshold < 0.0) {
+      if (theta < 0.0) {
         for (const KinkPoint& p : detail::points_in(low, high, {0.0})) points.push_back(p);
       }
-      if (*options.max_value > options.threshold) {
-        for (const KinkPoint& p : detail::points_in(low, high, {*options.max_value}))
+      if (*options.max_value > theta && *options.max_value > 0.0) {
+        for (const KinkPoint& p : detail::points_in(low, high, {*options.max_value})) {
           points.push_back(p);
+        }
       }
     }
     return points;

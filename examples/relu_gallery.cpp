@@ -1,0 +1,205 @@
+// relu_gallery: for every primitive of the registry's ReLU family (and abs, clamp), a plot of the
+// function and its derivative with gnuplot, each kink's subdifferential drawn as a vertical segment
+// and the value each kink rule picks marked; and docs/relu-family.md with formula, defaults and the
+// kink table. Everything is computed from the registry's rules through the engine.
+//
+//   relu_gallery [--out DIR]     (default: docs; images go to DIR/images)
+#include <subgrad/subgrad.hpp>
+
+#include <cctype>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <fmt/format.h>
+
+namespace {
+
+namespace fs = std::filesystem;
+using subgrad::KinkRule;
+using subgrad::Smoothness;
+
+struct NamedRule {
+  std::string_view name;
+  KinkRule rule;
+  std::string_view style;  // gnuplot point type and colour
+};
+const std::vector<NamedRule> named_rules = {
+    {"min_norm", subgrad::kink::min_norm, "pt 7 ps 1.6 lc rgb '#d62728'"},
+    {"left", subgrad::kink::left, "pt 4 ps 1.4 lc rgb '#2ca02c'"},
+    {"right", subgrad::kink::right, "pt 6 ps 1.4 lc rgb '#9467bd'"},
+    {"midpoint", subgrad::kink::midpoint, "pt 2 ps 1.4 lc rgb '#ff7f0e'"},
+};
+
+std::string slug(std::string_view name) {
+  std::string out;
+  for (char c : name) {
+    if (std::isalnum(static_cast<unsigned char>(c)) || c == '.') {
+      out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    } else if (!out.empty() && out.back() != '_') {
+      out += '_';
+    }
+  }
+  while (!out.empty() && out.back() == '_') out.pop_back();
+  return out;
+}
+
+// The derivative that reverse mode gives at x under `rule`.
+template <class Rule>
+double derivative(const Rule& rule, double x, KinkRule kink_rule) {
+  subgrad::Tape tape;
+  subgrad::Var input = x;
+  subgrad::Var output = subgrad::Primitive<Rule>{rule}(input, kink_rule);
+  return subgrad::grad(output, input);
+}
+
+// Writes `text` to `path` through a temporary file, so that a reader never sees half a file.
+void write_atomically(const fs::path& path, const std::string& text) {
+  const fs::path temporary = path.string() + ".partial";
+  {
+    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+    out << text;
+    if (!out.flush()) throw subgrad::Error(fmt::format("relu_gallery: cannot write {}", temporary.string()));
+  }
+  fs::rename(temporary, path);
+}
+
+struct Plotted {
+  std::string markdown;
+};
+
+template <class Entry>
+Plotted plot(const Entry& entry, const fs::path& images, const fs::path& scratch) {
+  const auto& rule = entry.rule;
+  const subgrad::Primitive<std::remove_cvref_t<decltype(rule)>> f{rule};
+  const std::vector<subgrad::KinkPoint> kinks = subgrad::rule_kinks(rule, entry.low, entry.high);
+  const std::string name = slug(entry.name);
+
+  // Function and derivative on a fine grid. The value curve breaks (a blank line) at jumps, the
+  // derivative curve at every kink and jump.
+  std::string values, slopes_curve;
+  constexpr int samples = 1200;
+  double previous = entry.low;
+  for (int k = 0; k <= samples; ++k) {
+    const double x = entry.low + (entry.high - entry.low) * k / samples;
+    bool at_kink = false;
+    for (const auto& point : kinks) {
+      // Break before the first grid point past the kink, and around a grid point on it.
+      if ((previous < point.at && point.at < x) || previous == point.at || x == point.at) {
+        slopes_curve += "\n";
+        if (point.kind == Smoothness::discontinuous) values += "\n";
+      }
+      at_kink |= point.at == x;
+    }
+    values += fmt::format("{} {}\n", x, f(x));
+    if (!at_kink) slopes_curve += fmt::format("{} {}\n", x, derivative(rule, x, subgrad::kink::min_norm));
+    previous = x;
+  }
+  // Subdifferential segments and the pick of each rule.
+  std::string segments, picks;
+  std::string table = "| point | kind | left slope | right slope |";
+  for (const NamedRule& r : named_rules) table += fmt::format(" kink::{} |", r.name);
+  table += "\n|---|---|---|---|";
+  for (std::size_t i = 0; i < named_rules.size(); ++i) table += "---|";
+  table += "\n";
+  for (const auto& point : kinks) {
+    const subgrad::Slopes slopes = subgrad::rule_slopes(rule, point.at);
+    segments += fmt::format("{} {}\n{} {}\n\n", point.at, std::min(slopes.left, slopes.right), point.at,
+                            std::max(slopes.left, slopes.right));
+    table += fmt::format("| {} | {} | {:.6g} | {:.6g} |", point.at,
+                         point.kind == Smoothness::discontinuous ? "jump" : "kink", slopes.left, slopes.right);
+    for (const NamedRule& r : named_rules) table += fmt::format(" {:.6g} |", derivative(rule, point.at, r.rule));
+    table += "\n";
+  }
+  for (std::size_t i = 0; i < named_rules.size(); ++i) {
+    for (const auto& point : kinks) picks += fmt::format("{} {}\n", point.at, derivative(rule, point.at, named_rules[i].rule));
+    picks += "\n\n";  // one gnuplot data block per rule
+  }
+  write_atomically(scratch / (name + ".values"), values);
+  write_atomically(scratch / (name + ".slopes"), slopes_curve);
+  write_atomically(scratch / (name + ".segments"), segments.empty() ? "nan nan\n" : segments);
+  write_atomically(scratch / (name + ".picks"), picks.empty() ? "nan nan\n" : picks);
+
+  const fs::path image = images / (name + ".png");
+  std::string script = fmt::format(
+      "set terminal pngcairo size 1000,380 font 'DejaVu Sans,10'\n"
+      "set termoption noenhanced\nset output '{0}.partial'\n"
+      "set multiplot layout 1,2 title '{1}: {2}'\n"
+      "set grid lc rgb '#dddddd'\nset key top left\nset xrange [{3}:{4}]\nset offsets 0, 0, graph 0.05, graph 0.05\n"
+      "set title 'value'\nplot '{5}.values' with lines lw 2 lc rgb '#1f77b4' title '{1}'\n"
+      "set title 'derivative (min_norm); at kinks: subdifferential and each rule'\n"
+      "set key outside right top vertical\n"
+      "plot '{5}.slopes' with lines lw 2 lc rgb '#1f77b4' title 'derivative'",
+      image.string(), entry.name, entry.formula, entry.low, entry.high, (scratch / name).string());
+  if (!kinks.empty()) {
+    script += fmt::format(", '{}.segments' with lines lw 5 lc rgb '#888888' title 'subdifferential'",
+                          (scratch / name).string());
+    for (std::size_t i = 0; i < named_rules.size(); ++i) {
+      script += fmt::format(", '{}.picks' index {} with points {} title '{}'", (scratch / name).string(), i,
+                            named_rules[i].style, named_rules[i].name);
+    }
+  }
+  script += "\nunset multiplot\nset output\n";
+  const fs::path script_path = scratch / (name + ".gp");
+  write_atomically(script_path, script);
+  const std::string command = fmt::format("gnuplot '{}'", script_path.string());
+  if (std::system(command.c_str()) != 0) {
+    throw subgrad::Error(fmt::format("relu_gallery: gnuplot failed on {} (is gnuplot installed?)", script_path.string()));
+  }
+  fs::rename(image.string() + ".partial", image);
+
+  Plotted plotted;
+  plotted.markdown = fmt::format("## `{}`\n\n{}\n\nDefaults: {}.\n\n![{}](images/{}.png)\n\n", entry.name, entry.formula,
+                                 entry.defaults.empty() ? "none" : entry.defaults, entry.name, name);
+  plotted.markdown += kinks.empty() ? std::string("No kinks: differentiable everywhere.\n\n") : table + "\n";
+  return plotted;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  fs::path out = "docs";
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view argument = argv[i];
+    if (argument == "--out" && i + 1 < argc) {
+      out = argv[++i];
+    } else {
+      fmt::print(stderr, "usage: relu_gallery [--out DIR]\n");
+      return 2;
+    }
+  }
+  try {
+    const fs::path images = out / "images";
+    fs::create_directories(images);
+    const fs::path scratch = fs::temp_directory_path() / fmt::format("subgrad_gallery_{}", ::getpid());
+    fs::create_directories(scratch);
+    std::string markdown =
+        "# The ReLU family\n\n"
+        "Generated by `examples/relu_gallery` from the primitives' rules (do not edit by hand). "
+        "Each plot shows the function and its derivative under `kink::min_norm`; at each kink the "
+        "grey segment is the subdifferential [min(left, right), max(left, right)] and the markers are "
+        "the derivative each kink rule gives there, computed by reverse mode. What PyTorch, JAX and "
+        "TensorFlow give at the same points: [conventions.md](conventions.md).\n\n";
+    int count = 0;
+    subgrad::for_each_unary_primitive([&](const auto& entry) {
+      const bool wanted = entry.family == subgrad::Family::relu || entry.name == std::string_view("abs") ||
+                          entry.name.starts_with("clamp");
+      if (!wanted) return;
+      markdown += plot(entry, images, scratch).markdown;
+      ++count;
+    });
+    markdown += "## `maxout(x1, ..., xk)`\n\nThe largest of k pieces; two pieces behave exactly as "
+                "`max(x, y)` (see conventions.md for ties under each rule).\n";
+    write_atomically(out / "relu-family.md", markdown);
+    fs::remove_all(scratch);
+    fmt::print("relu_gallery: {} plots in {}, table in {}\n", count, images.string(), (out / "relu-family.md").string());
+  } catch (const std::exception& error) {
+    fmt::print(stderr, "relu_gallery: {}\n", error.what());
+    return 1;
+  }
+  return 0;
+}
