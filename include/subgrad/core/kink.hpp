@@ -97,6 +97,30 @@ constexpr KinkRule convex(double t) {
 }
 }  // namespace kink
 
+/// Reads a rule as written on a command line: "min_norm", "left", "right", "midpoint" or
+/// "convex(t)" / "convex:t".
+inline KinkRule parse_kink_rule(std::string_view text) {
+  if (text == "min_norm") return kink::min_norm;
+  if (text == "left") return kink::left;
+  if (text == "right") return kink::right;
+  if (text == "midpoint") return kink::midpoint;
+  if (text.starts_with("convex") && text.size() > 7) {
+    std::string weight(text.substr(7));
+    if (!weight.empty() && weight.back() == ')') weight.pop_back();
+    std::size_t used = 0;
+    double t = std::nan("");
+    try {
+      t = std::stod(weight, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == weight.size() && used > 0) return kink::convex(t);
+  }
+  throw Error(fmt::format("subgrad::parse_kink_rule: '{}' is not a kink rule (min_norm, left, right, midpoint, "
+                          "convex(t))",
+                          text));
+}
+
 namespace detail {
 inline thread_local KinkRule thread_kink_rule = kink::min_norm;
 

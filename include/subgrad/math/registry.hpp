@@ -4,7 +4,10 @@
 /// and a range to test and plot over. Tests, the documentation tables and the gallery iterate
 /// over it; adding a primitive is one rule and one entry here.
 
+#include <functional>
+#include <optional>
 #include <string_view>
+#include <vector>
 #include <tuple>
 #include <utility>
 
@@ -118,6 +121,16 @@ inline const auto binary_primitives = std::make_tuple(
     BinaryPrimitive<rules::Hypot>{"hypot", {}, "sqrt(x^2 + y^2)"});
 // clang-format on
 
+/// A registered unary primitive chosen at run time (by name): the same rule, behind a function.
+/// Usable as a rule itself: Primitive<DynamicUnaryRule>{*find_unary_primitive("gelu")}(x).
+struct DynamicUnaryRule {
+  std::string_view name;
+  std::function<Evaluation<double>(double)> evaluation;
+  std::function<std::vector<KinkPoint>(double, double)> kink_points;
+  Evaluation<double> evaluate(double x) const { return evaluation(x); }
+  std::vector<KinkPoint> kinks(double low, double high) const { return kink_points(low, high); }
+};
+
 /// Calls f(entry) for every unary primitive of the registry.
 template <class F>
 void for_each_unary_primitive(F&& f) {
@@ -127,6 +140,25 @@ void for_each_unary_primitive(F&& f) {
 template <class F>
 void for_each_binary_primitive(F&& f) {
   std::apply([&f](const auto&... entries) { (f(entries), ...); }, binary_primitives);
+}
+
+/// The registered unary primitive called `name`, or nothing.
+inline std::optional<DynamicUnaryRule> find_unary_primitive(std::string_view name) {
+  std::optional<DynamicUnaryRule> found;
+  for_each_unary_primitive([&](const auto& entry) {
+    if (entry.name != name || found) return;
+    const auto rule = entry.rule;
+    found = DynamicUnaryRule{entry.name, [rule](double x) { return subgrad::evaluate(rule, x); },
+                             [rule](double low, double high) { return rule_kinks(rule, low, high); }};
+  });
+  return found;
+}
+
+/// The names of all registered unary primitives, in registry order.
+inline std::vector<std::string_view> unary_primitive_names() {
+  std::vector<std::string_view> names;
+  for_each_unary_primitive([&](const auto& entry) { names.push_back(entry.name); });
+  return names;
 }
 
 }  // namespace subgrad
