@@ -63,7 +63,8 @@ void write_atomically(const fs::path& path, const std::string& text) {
   {
     std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
     out << text;
-    if (!out.flush()) throw subgrad::Error(fmt::format("relu_gallery: cannot write {}", temporary.string()));
+    if (!out.flush())
+      throw subgrad::Error(fmt::format("relu_gallery: cannot write {}", temporary.string()));
   }
   fs::rename(temporary, path);
 }
@@ -96,7 +97,8 @@ Plotted plot(const Entry& entry, const fs::path& images, const fs::path& scratch
       at_kink |= point.at == x;
     }
     values += fmt::format("{} {}\n", x, f(x));
-    if (!at_kink) slopes_curve += fmt::format("{} {}\n", x, derivative(rule, x, subgrad::kink::min_norm));
+    if (!at_kink)
+      slopes_curve += fmt::format("{} {}\n", x, derivative(rule, x, subgrad::kink::min_norm));
     previous = x;
   }
   // Subdifferential segments and the pick of each rule.
@@ -108,15 +110,18 @@ Plotted plot(const Entry& entry, const fs::path& images, const fs::path& scratch
   table += "\n";
   for (const auto& point : kinks) {
     const subgrad::Slopes slopes = subgrad::rule_slopes(rule, point.at);
-    segments += fmt::format("{} {}\n{} {}\n\n", point.at, std::min(slopes.left, slopes.right), point.at,
-                            std::max(slopes.left, slopes.right));
+    segments += fmt::format("{} {}\n{} {}\n\n", point.at, std::min(slopes.left, slopes.right),
+                            point.at, std::max(slopes.left, slopes.right));
     table += fmt::format("| {} | {} | {:.6g} | {:.6g} |", point.at,
-                         point.kind == Smoothness::discontinuous ? "jump" : "kink", slopes.left, slopes.right);
-    for (const NamedRule& r : named_rules) table += fmt::format(" {:.6g} |", derivative(rule, point.at, r.rule));
+                         point.kind == Smoothness::discontinuous ? "jump" : "kink", slopes.left,
+                         slopes.right);
+    for (const NamedRule& r : named_rules)
+      table += fmt::format(" {:.6g} |", derivative(rule, point.at, r.rule));
     table += "\n";
   }
   for (std::size_t i = 0; i < named_rules.size(); ++i) {
-    for (const auto& point : kinks) picks += fmt::format("{} {}\n", point.at, derivative(rule, point.at, named_rules[i].rule));
+    for (const auto& point : kinks)
+      picks += fmt::format("{} {}\n", point.at, derivative(rule, point.at, named_rules[i].rule));
     picks += "\n\n";  // one gnuplot data block per rule
   }
   write_atomically(scratch / (name + ".values"), values);
@@ -129,18 +134,21 @@ Plotted plot(const Entry& entry, const fs::path& images, const fs::path& scratch
       "set terminal pngcairo size 1000,380 font 'DejaVu Sans,10'\n"
       "set termoption noenhanced\nset output '{0}.partial'\n"
       "set multiplot layout 1,2 title '{1}: {2}'\n"
-      "set grid lc rgb '#dddddd'\nset key top left\nset xrange [{3}:{4}]\nset offsets 0, 0, graph 0.05, graph 0.05\n"
+      "set grid lc rgb '#dddddd'\nset key top left\nset xrange [{3}:{4}]\nset offsets 0, 0, graph "
+      "0.05, graph 0.05\n"
       "set title 'value'\nplot '{5}.values' with lines lw 2 lc rgb '#1f77b4' title '{1}'\n"
       "set title 'derivative (min_norm); at kinks: subdifferential and each rule'\n"
       "set key outside right top vertical\n"
       "plot '{5}.slopes' with lines lw 2 lc rgb '#1f77b4' title 'derivative'",
       image.string(), entry.name, entry.formula, entry.low, entry.high, (scratch / name).string());
   if (!kinks.empty()) {
-    script += fmt::format(", '{}.segments' with lines lw 5 lc rgb '#888888' title 'subdifferential'",
-                          (scratch / name).string());
+    script +=
+        fmt::format(", '{}.segments' with lines lw 5 lc rgb '#888888' title 'subdifferential'",
+                    (scratch / name).string());
     for (std::size_t i = 0; i < named_rules.size(); ++i) {
-      script += fmt::format(", '{}.picks' index {} with points {} title '{}'", (scratch / name).string(), i,
-                            named_rules[i].style, named_rules[i].name);
+      script +=
+          fmt::format(", '{}.picks' index {} with points {} title '{}'", (scratch / name).string(),
+                      i, named_rules[i].style, named_rules[i].name);
     }
   }
   script += "\nunset multiplot\nset output\n";
@@ -148,14 +156,17 @@ Plotted plot(const Entry& entry, const fs::path& images, const fs::path& scratch
   write_atomically(script_path, script);
   const std::string command = fmt::format("gnuplot '{}'", script_path.string());
   if (std::system(command.c_str()) != 0) {
-    throw subgrad::Error(fmt::format("relu_gallery: gnuplot failed on {} (is gnuplot installed?)", script_path.string()));
+    throw subgrad::Error(fmt::format("relu_gallery: gnuplot failed on {} (is gnuplot installed?)",
+                                     script_path.string()));
   }
   fs::rename(image.string() + ".partial", image);
 
   Plotted plotted;
-  plotted.markdown = fmt::format("## `{}`\n\n{}\n\nDefaults: {}.\n\n![{}](images/{}.png)\n\n", entry.name, entry.formula,
-                                 entry.defaults.empty() ? "none" : entry.defaults, entry.name, name);
-  plotted.markdown += kinks.empty() ? std::string("No kinks: differentiable everywhere.\n\n") : table + "\n";
+  plotted.markdown = fmt::format(
+      "## `{}`\n\n{}\n\nDefaults: {}.\n\n![{}](images/{}.png)\n\n", entry.name, entry.formula,
+      entry.defaults.empty() ? "none" : entry.defaults, entry.name, name);
+  plotted.markdown +=
+      kinks.empty() ? std::string("No kinks: differentiable everywhere.\n\n") : table + "\n";
   return plotted;
 }
 
@@ -175,28 +186,33 @@ int main(int argc, char** argv) {
   try {
     const fs::path images = out / "images";
     fs::create_directories(images);
-    const fs::path scratch = fs::temp_directory_path() / fmt::format("subgrad_gallery_{}", ::getpid());
+    const fs::path scratch =
+        fs::temp_directory_path() / fmt::format("subgrad_gallery_{}", ::getpid());
     fs::create_directories(scratch);
     std::string markdown =
         "# The ReLU family\n\n"
         "Generated by `examples/relu_gallery` from the primitives' rules (do not edit by hand). "
         "Each plot shows the function and its derivative under `kink::min_norm`; at each kink the "
-        "grey segment is the subdifferential [min(left, right), max(left, right)] and the markers are "
-        "the derivative each kink rule gives there, computed by reverse mode. What PyTorch, JAX and "
+        "grey segment is the subdifferential [min(left, right), max(left, right)] and the markers "
+        "are "
+        "the derivative each kink rule gives there, computed by reverse mode. What PyTorch, JAX "
+        "and "
         "TensorFlow give at the same points: [conventions.md](conventions.md).\n\n";
     int count = 0;
     subgrad::for_each_unary_primitive([&](const auto& entry) {
-      const bool wanted = entry.family == subgrad::Family::relu || entry.name == std::string_view("abs") ||
-                          entry.name.starts_with("clamp");
+      const bool wanted = entry.family == subgrad::Family::relu ||
+                          entry.name == std::string_view("abs") || entry.name.starts_with("clamp");
       if (!wanted) return;
       markdown += plot(entry, images, scratch).markdown;
       ++count;
     });
-    markdown += "## `maxout(x1, ..., xk)`\n\nThe largest of k pieces; two pieces behave exactly as "
-                "`max(x, y)` (see conventions.md for ties under each rule).\n";
+    markdown +=
+        "## `maxout(x1, ..., xk)`\n\nThe largest of k pieces; two pieces behave exactly as "
+        "`max(x, y)` (see conventions.md for ties under each rule).\n";
     write_atomically(out / "relu-family.md", markdown);
     fs::remove_all(scratch);
-    fmt::print("relu_gallery: {} plots in {}, table in {}\n", count, images.string(), (out / "relu-family.md").string());
+    fmt::print("relu_gallery: {} plots in {}, table in {}\n", count, images.string(),
+               (out / "relu-family.md").string());
   } catch (const std::exception& error) {
     fmt::print(stderr, "relu_gallery: {}\n", error.what());
     return 1;

@@ -53,7 +53,8 @@ std::vector<Sample> two_spirals(int count, std::mt19937& generator) {
       const double t = 0.3 + 3.0 * std::numbers::pi * (k + 0.5) / per_class;
       const double radius = t / (3.3 * std::numbers::pi);
       const double angle = t + label * std::numbers::pi;
-      samples.push_back({radius * std::cos(angle) + noise(generator), radius * std::sin(angle) + noise(generator), label});
+      samples.push_back({radius * std::cos(angle) + noise(generator),
+                         radius * std::sin(angle) + noise(generator), label});
     }
   }
   return samples;
@@ -110,7 +111,8 @@ T logit(const Network& shape, const std::vector<T>& p, const Sample& s, const Ac
 
 // Binary cross-entropy of a logit, written stably: softplus(z) - y z.
 Var loss_of(const Var& z, int label) {
-  return log1p(exp(-abs(z))) + subgrad::max(z, 0.0, subgrad::kink::min_norm) - z * static_cast<double>(label);
+  return log1p(exp(-abs(z))) + subgrad::max(z, 0.0, subgrad::kink::min_norm) -
+         z * static_cast<double>(label);
 }
 
 Options parse(int argc, char** argv) {
@@ -121,19 +123,29 @@ Options parse(int argc, char** argv) {
       if (i + 1 >= argc) throw subgrad::Error(fmt::format("spirals: {} needs a value", argument));
       return argv[++i];
     };
-    if (argument == "--activation") options.activation = value();
-    else if (argument == "--kink") options.kink_rule = subgrad::parse_kink_rule(value());
-    else if (argument == "--seed") options.seed = static_cast<unsigned>(std::stoul(value()));
-    else if (argument == "--points") options.points = std::stoi(value());
-    else if (argument == "--hidden") options.hidden = std::stoi(value());
-    else if (argument == "--epochs") options.epochs = std::stoi(value());
-    else if (argument == "--rate") options.rate = std::stod(value());
-    else if (argument == "--image") options.image = value();
-    else throw subgrad::Error(fmt::format("spirals: unknown option '{}'", argument));
+    if (argument == "--activation")
+      options.activation = value();
+    else if (argument == "--kink")
+      options.kink_rule = subgrad::parse_kink_rule(value());
+    else if (argument == "--seed")
+      options.seed = static_cast<unsigned>(std::stoul(value()));
+    else if (argument == "--points")
+      options.points = std::stoi(value());
+    else if (argument == "--hidden")
+      options.hidden = std::stoi(value());
+    else if (argument == "--epochs")
+      options.epochs = std::stoi(value());
+    else if (argument == "--rate")
+      options.rate = std::stod(value());
+    else if (argument == "--image")
+      options.image = value();
+    else
+      throw subgrad::Error(fmt::format("spirals: unknown option '{}'", argument));
   }
   if (options.points < 4 || options.hidden < 1 || options.epochs < 1 || !(options.rate > 0)) {
-    throw subgrad::Error(fmt::format("spirals: need points >= 4, hidden >= 1, epochs >= 1, rate > 0 (got {}, {}, {}, {})",
-                                     options.points, options.hidden, options.epochs, options.rate));
+    throw subgrad::Error(fmt::format(
+        "spirals: need points >= 4, hidden >= 1, epochs >= 1, rate > 0 (got {}, {}, {}, {})",
+        options.points, options.hidden, options.epochs, options.rate));
   }
   return options;
 }
@@ -143,22 +155,26 @@ void write_atomically(const fs::path& path, const std::string& text) {
   {
     std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
     out << text;
-    if (!out.flush()) throw subgrad::Error(fmt::format("spirals: cannot write {}", temporary.string()));
+    if (!out.flush())
+      throw subgrad::Error(fmt::format("spirals: cannot write {}", temporary.string()));
   }
   fs::rename(temporary, path);
 }
 
 // The decision boundary: the classifier on a grid, the training points on top, through gnuplot.
 template <class Activation>
-void draw(const Options& options, const Network& network, const std::vector<Sample>& samples, const Activation& act) {
-  const fs::path scratch = fs::temp_directory_path() / fmt::format("subgrad_spirals_{}", ::getpid());
+void draw(const Options& options, const Network& network, const std::vector<Sample>& samples,
+          const Activation& act) {
+  const fs::path scratch =
+      fs::temp_directory_path() / fmt::format("subgrad_spirals_{}", ::getpid());
   fs::create_directories(scratch);
   std::string grid;
   constexpr int cells = 160;
   for (int row = 0; row <= cells; ++row) {
     for (int column = 0; column <= cells; ++column) {
       const Sample s{-1.1 + 2.2 * column / cells, -1.1 + 2.2 * row / cells, 0};
-      grid += fmt::format("{} {} {}\n", s.x, s.y, logit(network, network.parameters, s, act) > 0 ? 1 : 0);
+      grid += fmt::format("{} {} {}\n", s.x, s.y,
+                          logit(network, network.parameters, s, act) > 0 ? 1 : 0);
     }
     grid += "\n";
   }
@@ -170,8 +186,10 @@ void draw(const Options& options, const Network& network, const std::vector<Samp
   const std::string script = fmt::format(
       "set terminal pngcairo size 640,640 font 'DejaVu Sans,10'\nset termoption noenhanced\n"
       "set output '{0}.partial'\nset title 'two spirals: {1}, kink rule {2}'\nset size square\n"
-      "set xrange [-1.1:1.1]\nset yrange [-1.1:1.1]\nunset colorbox\nset palette defined (0 '#cfe3f7', 1 '#f7d9c4')\n"
-      "plot '{3}/grid' using 1:2:3 with image notitle, '{3}/class0' with points pt 7 ps 0.6 lc rgb '#1f77b4' title 'class 0', "
+      "set xrange [-1.1:1.1]\nset yrange [-1.1:1.1]\nunset colorbox\nset palette defined (0 "
+      "'#cfe3f7', 1 '#f7d9c4')\n"
+      "plot '{3}/grid' using 1:2:3 with image notitle, '{3}/class0' with points pt 7 ps 0.6 lc rgb "
+      "'#1f77b4' title 'class 0', "
       "'{3}/class1' with points pt 7 ps 0.6 lc rgb '#d62728' title 'class 1'\nset output\n",
       options.image, options.activation, options.kink_rule.name(), scratch.string());
   write_atomically(scratch / "plot.gp", script);
@@ -191,14 +209,17 @@ void draw(const Options& options, const Network& network, const std::vector<Samp
 int main(int argc, char** argv) {
   try {
     const Options options = parse(argc, argv);
-    const std::optional<subgrad::DynamicUnaryRule> rule = subgrad::find_unary_primitive(options.activation);
+    const std::optional<subgrad::DynamicUnaryRule> rule =
+        subgrad::find_unary_primitive(options.activation);
     if (!rule) {
-      throw subgrad::Error(fmt::format("spirals: no primitive '{}'; registered: {}", options.activation,
+      throw subgrad::Error(fmt::format("spirals: no primitive '{}'; registered: {}",
+                                       options.activation,
                                        fmt::join(subgrad::unary_primitive_names(), ", ")));
     }
     const subgrad::Primitive<subgrad::DynamicUnaryRule> act{*rule};
-    fmt::print("spirals: {} points, 2-{}-{}-1 MLP, activation {}, kink rule {}, seed {}\n", options.points,
-               options.hidden, options.hidden, options.activation, options.kink_rule.name(), options.seed);
+    fmt::print("spirals: {} points, 2-{}-{}-1 MLP, activation {}, kink rule {}, seed {}\n",
+               options.points, options.hidden, options.hidden, options.activation,
+               options.kink_rule.name(), options.seed);
 
     std::mt19937 generator(options.seed);
     const std::vector<Sample> samples = two_spirals(options.points, generator);
@@ -215,8 +236,10 @@ int main(int argc, char** argv) {
     for (int epoch = 1; epoch <= options.epochs; ++epoch) {
       std::shuffle(order.begin(), order.end(), generator);
       double epoch_loss = 0.0;
-      for (std::size_t first = 0; first < order.size(); first += static_cast<std::size_t>(options.batch)) {
-        const std::size_t last = std::min(order.size(), first + static_cast<std::size_t>(options.batch));
+      for (std::size_t first = 0; first < order.size();
+           first += static_cast<std::size_t>(options.batch)) {
+        const std::size_t last =
+            std::min(order.size(), first + static_cast<std::size_t>(options.batch));
         tape.clear();
         p.assign(network.parameters.begin(), network.parameters.end());
         Var loss = 0.0 * p[0];
@@ -226,18 +249,21 @@ int main(int argc, char** argv) {
         }
         loss *= 1.0 / static_cast<double>(last - first);
         subgrad::backward(loss);
-        for (std::size_t i = 0; i < p.size(); ++i) network.parameters[i] -= options.rate * p[i].adjoint();
+        for (std::size_t i = 0; i < p.size(); ++i)
+          network.parameters[i] -= options.rate * p[i].adjoint();
         epoch_loss += loss.value() * static_cast<double>(last - first);
       }
       int correct = 0;
-      for (const Sample& s : samples) correct += (logit(network, network.parameters, s, act) > 0) == (s.label == 1);
+      for (const Sample& s : samples)
+        correct += (logit(network, network.parameters, s, act) > 0) == (s.label == 1);
       accuracy = 100.0 * correct / static_cast<double>(samples.size());
       if (epoch == 1 || epoch % 50 == 0 || epoch == options.epochs) {
-        fmt::print("epoch {:4d}  loss {:.4f}  accuracy {:5.1f}%\n", epoch, epoch_loss / static_cast<double>(samples.size()),
-                   accuracy);
+        fmt::print("epoch {:4d}  loss {:.4f}  accuracy {:5.1f}%\n", epoch,
+                   epoch_loss / static_cast<double>(samples.size()), accuracy);
       }
     }
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
     // Dead units: a hidden unit whose activation has slope 0 on every training point cannot learn.
     const std::size_t units = 2 * static_cast<std::size_t>(options.hidden);
@@ -253,9 +279,12 @@ int main(int argc, char** argv) {
       }
     }
     const auto dead = std::count(active_points.begin(), active_points.end(), 0);
-    fmt::print("dead units: {} of {} ({:.1f}%); activation sparsity: {:.1f}% of hidden activations are exactly 0\n",
-               dead, units, 100.0 * static_cast<double>(dead) / static_cast<double>(units),
-               100.0 * static_cast<double>(zero_activations) / static_cast<double>(units * samples.size()));
+    fmt::print(
+        "dead units: {} of {} ({:.1f}%); activation sparsity: {:.1f}% of hidden activations are "
+        "exactly 0\n",
+        dead, units, 100.0 * static_cast<double>(dead) / static_cast<double>(units),
+        100.0 * static_cast<double>(zero_activations) /
+            static_cast<double>(units * samples.size()));
     fmt::print("training time: {:.1f} s\n", seconds);
     draw(options, network, samples, act);
     fmt::print("accuracy: {:.1f}%\n", accuracy);

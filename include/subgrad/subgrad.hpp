@@ -8,3 +8,6 @@
 #include "subgrad/math/registry.hpp"    // IWYU pragma: export
 #include "subgrad/math/relu.hpp"        // IWYU pragma: export
 #include "subgrad/math/smooth_activations.hpp"  // IWYU pragma: export
+#include "subgrad/forward/derivative.hpp"  // IWYU pragma: export
+#include "subgrad/forward/dual.hpp"        // IWYU pragma: export
+#include "subgrad/check/gradient_check.hpp"  // IWYU pragma: export

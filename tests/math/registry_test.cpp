@@ -60,7 +60,8 @@ const std::map<std::string, std::vector<DocumentedKink>> documented = {
     {"thresholded_relu", {{1, 0, 1, 0, J}}},
     {"relu(ReluOptions{0.1, 6, 0})", {{0, 0.1, 1, 0.1, K}, {6, 1, 0, 0, K}}},
     {"relu(ReluOptions{0.2, none, 1})", {{1, 0.2, 1, 0.2, J}}},
-    {"relu(ReluOptions{0, 4, -1})", {{0, 0, 1, 0, K}, {4, 1, 0, 0, K}}},  // continuous at -1: 0 on both sides
+    {"relu(ReluOptions{0, 4, -1})",
+     {{0, 0, 1, 0, K}, {4, 1, 0, 0, K}}},  // continuous at -1: 0 on both sides
     {"squareplus(0)", {{0, 0, 1, 0, K}}},
     {"abs", {{0, -1, 1, 0, K}}},
     {"clamp(x, -1, 2)", {{-1, 0, 1, 0, K}, {2, 1, 0, 0, K}}},

@@ -66,8 +66,10 @@ struct ValueAndGradient {
 
 namespace detail {
 template <class F>
-constexpr bool is_scalar_function = std::invocable<F&, std::span<const Var>>&&
+concept ScalarFunction = std::invocable<F&, std::span<const Var>> &&
     std::convertible_to<std::invoke_result_t<F&, std::span<const Var>>, Var>;
+template <class F>
+constexpr bool is_scalar_function = ScalarFunction<F>;
 
 template <class R>
 constexpr bool is_double_range =

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include <fmt/format.h>
@@ -29,10 +30,21 @@ using Slopes = BasicSlopes<double>;
 /// partials with respect to each argument. "Left" is the side where x is slightly smaller
 /// than at the point, "right" where it is slightly larger (for max at a tie: left = (0, 1),
 /// right = (1, 0)).
-struct BinarySlopes {
-  Slopes x;
-  Slopes y;
+template <class T>
+struct BasicBinarySlopes {
+  BasicSlopes<T> x;
+  BasicSlopes<T> y;
 };
+/// One-sided partials of a binary primitive in double precision.
+using BinarySlopes = BasicBinarySlopes<double>;
+
+/// The partials {d/dx, d/dy} chosen for a binary primitive.
+template <class T>
+struct BinaryPartials {
+  T x;
+  T y;
+};
+using Partials2 = BinaryPartials<double>;
 
 /// How a function behaves at a point: differentiable, a kink (continuous, one-sided slopes
 /// differ) or a jump (discontinuous).
@@ -116,9 +128,10 @@ inline KinkRule parse_kink_rule(std::string_view text) {
     }
     if (used == weight.size() && used > 0) return kink::convex(t);
   }
-  throw Error(fmt::format("subgrad::parse_kink_rule: '{}' is not a kink rule (min_norm, left, right, midpoint, "
-                          "convex(t))",
-                          text));
+  throw Error(fmt::format(
+      "subgrad::parse_kink_rule: '{}' is not a kink rule (min_norm, left, right, midpoint, "
+      "convex(t))",
+      text));
 }
 
 namespace detail {
@@ -156,44 +169,50 @@ inline double kink_weight(KinkRule rule, const double* left, const double* right
 /// The kink rule in force on this thread (kink::min_norm unless a KinkScope says otherwise).
 inline KinkRule current_kink_rule() noexcept { return detail::thread_kink_rule; }
 
+namespace detail {
+/// The plain number inside a scalar or a (nested) Dual: the decisions at a kink are made on it.
+template <class T>
+constexpr double plain(const T& x) {
+  if constexpr (std::is_arithmetic_v<T>) {
+    return static_cast<double>(x);
+  } else {
+    return plain(x.value());
+  }
+}
+template <class T>
+constexpr T mix(const T& left, const T& right, double t) {
+  if (t == 0.0) return left;  // the endpoint itself, so an infinite other side does not leak in
+  if (t == 1.0) return right;
+  return (1.0 - t) * left + t * right;
+}
+}  // namespace detail
+
 /// The derivative a rule picks from one-sided slopes (the common value where they agree).
-inline double resolve(Slopes slopes, KinkRule rule) {
-  if (slopes.left == slopes.right) return slopes.left;
+/// T is double, or a Dual in nested forward mode (the choice is made on the plain values).
+template <class T>
+constexpr T resolve(const BasicSlopes<T>& slopes, KinkRule rule) {
+  const double left = detail::plain(slopes.left);
+  const double right = detail::plain(slopes.right);
+  if (left == right) return slopes.left;
   if (rule.kind == KinkRule::Kind::min_norm) {
     // Exactly 0 when the interval contains it; otherwise the end nearer to 0.
-    if ((slopes.left <= 0.0 && slopes.right >= 0.0) ||
-        (slopes.left >= 0.0 && slopes.right <= 0.0)) {
-      return 0.0;
-    }
-    if (std::isnan(slopes.left) || std::isnan(slopes.right)) return slopes.left + slopes.right;
-    return std::abs(slopes.left) < std::abs(slopes.right) ? slopes.left : slopes.right;
+    if ((left <= 0.0 && right >= 0.0) || (left >= 0.0 && right <= 0.0)) return T(0.0);
+    if (std::isnan(left) || std::isnan(right)) return slopes.left + slopes.right;
+    return std::abs(left) < std::abs(right) ? slopes.left : slopes.right;
   }
-  const double t = detail::kink_weight(rule, &slopes.left, &slopes.right, 1);
-  // At t == 0 or 1 return the endpoint itself, so that an infinite other side does not leak in.
-  if (t == 0.0) return slopes.left;
-  if (t == 1.0) return slopes.right;
-  return (1.0 - t) * slopes.left + t * slopes.right;
+  return detail::mix(slopes.left, slopes.right, detail::kink_weight(rule, &left, &right, 1));
 }
 
-/// The partials {d/dx, d/dy} a rule picks for a binary primitive; at a tie both are chosen
-/// with one weight, so the result is a point of the Clarke subdifferential.
-struct Partials2 {
-  double x;
-  double y;
-};
-inline Partials2 resolve(const BinarySlopes& slopes, KinkRule rule) {
-  if (slopes.x.left == slopes.x.right && slopes.y.left == slopes.y.right) {
-    return {slopes.x.left, slopes.y.left};
-  }
-  const double left[2] = {slopes.x.left, slopes.y.left};
-  const double right[2] = {slopes.x.right, slopes.y.right};
+/// The partials a rule picks for a binary primitive; at a tie both are chosen with one weight,
+/// so the result is a point of the Clarke subdifferential.
+template <class T>
+constexpr BinaryPartials<T> resolve(const BasicBinarySlopes<T>& slopes, KinkRule rule) {
+  const double left[2] = {detail::plain(slopes.x.left), detail::plain(slopes.y.left)};
+  const double right[2] = {detail::plain(slopes.x.right), detail::plain(slopes.y.right)};
+  if (left[0] == right[0] && left[1] == right[1]) return {slopes.x.left, slopes.y.left};
   const double t = detail::kink_weight(rule, left, right, 2);
-  auto mix = [t](double l, double r) {
-    if (l == r || t == 0.0) return l;
-    if (t == 1.0) return r;
-    return (1.0 - t) * l + t * r;
-  };
-  return {mix(left[0], right[0]), mix(left[1], right[1])};
+  return {detail::mix(slopes.x.left, slopes.x.right, t),
+          detail::mix(slopes.y.left, slopes.y.right, t)};
 }
 
 /// Sets the thread's kink rule until the scope ends; scopes nest.

@@ -36,10 +36,12 @@ template <class R>
 concept UnaryRule = SlopesRule<R> || EvaluatingRule<R>;
 
 /// A binary primitive's value and its one-sided partials.
-struct BinaryEvaluation {
-  double value;
-  BinarySlopes slopes;
+template <class T>
+struct BasicBinaryEvaluation {
+  T value;
+  BasicBinarySlopes<T> slopes;
 };
+using BinaryEvaluation = BasicBinaryEvaluation<double>;
 /// Anything Primitive accepts as a binary rule.
 template <class R>
 concept BinaryRule = requires(const R& rule, double x, double y) {
@@ -71,12 +73,12 @@ constexpr BasicSlopes<T> rule_slopes(const R& rule, const T& x) {
   return evaluate(rule, x).slopes;
 }
 /// The value and slopes of a binary rule at (x, y).
-template <class R>
-constexpr BinaryEvaluation evaluate(const R& rule, double x, double y) {
+template <class R, class T>
+constexpr BasicBinaryEvaluation<T> evaluate(const R& rule, const T& x, const T& y) {
   if constexpr (requires { rule.evaluate(x, y); }) {
     return rule.evaluate(x, y);
   } else {
-    return BinaryEvaluation{rule.value(x, y), rule.slopes(x, y)};
+    return BasicBinaryEvaluation<T>{static_cast<T>(rule.value(x, y)), rule.slopes(x, y)};
   }
 }
 
@@ -155,7 +157,7 @@ struct BinaryExpression {
     double x = slopes.x.left;
     double y = slopes.y.left;
     if (x != slopes.x.right || y != slopes.y.right) {
-      const Partials2 chosen = resolve(slopes, choice.get());
+      const BinaryPartials<double> chosen = resolve(slopes, choice.get());
       x = chosen.x;
       y = chosen.y;
     }
@@ -253,7 +255,8 @@ struct Primitive {
   constexpr auto make_binary(const X& x, const Y& y, Choice choice) const {
     using First = detail::ExpressionOf<X>;
     using Second = detail::ExpressionOf<Y>;
-    const BinaryEvaluation at = evaluate(rule, detail::value_of(x), detail::value_of(y));
+    const BinaryEvaluation at = evaluate(rule, static_cast<double>(detail::value_of(x)),
+                                         static_cast<double>(detail::value_of(y)));
     return BinaryExpression<First, Second, Choice>{
         detail::as_expression(x), detail::as_expression(y), at.value, at.slopes, choice};
   }

@@ -12,6 +12,7 @@
 #include <limits>
 #include <numbers>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include <fmt/format.h>
@@ -30,6 +31,19 @@ inline std::vector<KinkPoint> steps(double low, double high, double offset) {
     points.push_back({at, Smoothness::discontinuous});
   }
   return points;
+}
+template <class T>
+constexpr BasicBinarySlopes<T> first_wins() {
+  return {{T(1.0), T(1.0)}, {T(0.0), T(0.0)}};
+}
+template <class T>
+constexpr BasicBinarySlopes<T> second_wins() {
+  return {{T(0.0), T(0.0)}, {T(1.0), T(1.0)}};
+}
+template <class T>
+constexpr BasicBinarySlopes<T> not_a_number(const T& x, const T& y) {
+  const T nan = x + y;
+  return {{nan, nan}, {nan, nan}};
 }
 }  // namespace detail
 
@@ -401,8 +415,14 @@ struct Exponential {
   double base = std::numbers::e;
   template <class T>
   Evaluation<T> evaluate(const T& y) const {
+    using std::exp;
     using std::pow;
-    const T v = pow(T(base), y);
+    T v;
+    if constexpr (std::is_floating_point_v<T>) {
+      v = pow(base, y);
+    } else {
+      v = exp(y * std::log(base));
+    }
     const T d = base == 0.0 ? T(0.0) : std::log(base) * v;
     return {v, {d, d}};
   }
@@ -411,85 +431,130 @@ struct Exponential {
 /// x^y; d/dx = y x^(y-1), d/dy = ln(x) x^y (0 where x == 0).
 struct Pow {
   static constexpr std::string_view name = "pow";
-  double value(double x, double y) const { return std::pow(x, y); }
-  BinarySlopes slopes(double x, double y) const {
-    const double dx = rule_slopes(Power{y}, x).left;
-    const double dy = rule_slopes(Exponential{x}, y).left;
+  template <class T>
+  T value(const T& x, const T& y) const {
+    using std::exp;
+    using std::log;
+    using std::pow;
+    if constexpr (std::is_floating_point_v<T>) {
+      return pow(x, y);
+    } else {
+      return exp(y * log(x));
+    }
+  }
+  template <class T>
+  BasicBinarySlopes<T> slopes(const T& x, const T& y) const {
+    using std::log;
+    const T v = value(x, y);
+    const T dx = y == 0.0 ? T(0.0) : y * value(x, T(y - 1.0));
+    const T dy = x == 0.0 ? T(0.0) : log(x) * v;
     return {{dx, dx}, {dy, dy}};
   }
 };
 /// atan2(y, x) with y first; d/dy = x/(x^2 + y^2), d/dx = -y/(x^2 + y^2).
 struct Atan2 {
   static constexpr std::string_view name = "atan2";
-  double value(double y, double x) const { return std::atan2(y, x); }
-  BinarySlopes slopes(double y, double x) const {
-    const double r2 = x * x + y * y;
-    const double dy = x / r2;
-    const double dx = -y / r2;
+  template <class T>
+  T value(const T& y, const T& x) const {
+    using std::atan2;
+    return atan2(y, x);
+  }
+  template <class T>
+  BasicBinarySlopes<T> slopes(const T& y, const T& x) const {
+    const T r2 = x * x + y * y;
+    const T dy = x / r2;
+    const T dx = -y / r2;
     return {{dy, dy}, {dx, dx}};
   }
 };
 /// sqrt(x^2 + y^2); partials x/h, y/h; (0, 0) at the origin (min-norm of the unit disk).
 struct Hypot {
   static constexpr std::string_view name = "hypot";
-  double value(double x, double y) const { return std::hypot(x, y); }
-  BinarySlopes slopes(double x, double y) const {
-    const double h = std::hypot(x, y);
-    if (h == 0.0) return {{0.0, 0.0}, {0.0, 0.0}};
+  template <class T>
+  T value(const T& x, const T& y) const {
+    using std::hypot;
+    using std::sqrt;
+    if constexpr (std::is_floating_point_v<T>) {
+      return hypot(x, y);
+    } else {
+      return sqrt(x * x + y * y);
+    }
+  }
+  template <class T>
+  BasicBinarySlopes<T> slopes(const T& x, const T& y) const {
+    const T h = value(x, y);
+    if (h == 0.0) return {{T(0.0), T(0.0)}, {T(0.0), T(0.0)}};
     return {{x / h, x / h}, {y / h, y / h}};
   }
 };
+
 /// max(x, y); the larger argument gets 1. Tie: left (0, 1), right (1, 0), min_norm (1/2, 1/2).
 /// NaN in either argument gives NaN.
 struct Max {
   static constexpr std::string_view name = "max";
-  double value(double x, double y) const {
+  template <class T>
+  constexpr T value(const T& x, const T& y) const {
     if (x > y) return x;
     if (y > x) return y;
     return x == y ? x : x + y;
   }
-  BinarySlopes slopes(double x, double y) const {
-    if (x > y) return {{1.0, 1.0}, {0.0, 0.0}};
-    if (y > x) return {{0.0, 0.0}, {1.0, 1.0}};
-    if (x == y) return {{0.0, 1.0}, {1.0, 0.0}};
-    const double nan = std::numeric_limits<double>::quiet_NaN();
-    return {{nan, nan}, {nan, nan}};
+  template <class T>
+  constexpr BasicBinarySlopes<T> slopes(const T& x, const T& y) const {
+    if (x > y) return detail::first_wins<T>();
+    if (y > x) return detail::second_wins<T>();
+    // tie: left (0, 1), right (1, 0); min_norm and midpoint (1/2, 1/2) (= PyTorch, JAX; TF (1, 0))
+    if (x == y) return {{T(0.0), T(1.0)}, {T(1.0), T(0.0)}};
+    return detail::not_a_number(x, y);
   }
 };
 /// min(x, y); the smaller argument gets 1. Tie: left (1, 0), right (0, 1), min_norm (1/2, 1/2).
 /// NaN in either argument gives NaN.
 struct Min {
   static constexpr std::string_view name = "min";
-  double value(double x, double y) const {
+  template <class T>
+  constexpr T value(const T& x, const T& y) const {
     if (x < y) return x;
     if (y < x) return y;
     return x == y ? x : x + y;
   }
-  BinarySlopes slopes(double x, double y) const {
-    if (x < y) return {{1.0, 1.0}, {0.0, 0.0}};
-    if (y < x) return {{0.0, 0.0}, {1.0, 1.0}};
-    if (x == y) return {{1.0, 0.0}, {0.0, 1.0}};
-    const double nan = std::numeric_limits<double>::quiet_NaN();
-    return {{nan, nan}, {nan, nan}};
+  template <class T>
+  constexpr BasicBinarySlopes<T> slopes(const T& x, const T& y) const {
+    if (x < y) return detail::first_wins<T>();
+    if (y < x) return detail::second_wins<T>();
+    // tie: left (1, 0), right (0, 1); min_norm and midpoint (1/2, 1/2)
+    if (x == y) return {{T(1.0), T(0.0)}, {T(0.0), T(1.0)}};
+    return detail::not_a_number(x, y);
   }
 };
 /// fmax(x, y): as max, but a NaN argument is ignored (the other gets 1).
 struct Fmax {
   static constexpr std::string_view name = "fmax";
-  double value(double x, double y) const { return std::fmax(x, y); }
-  BinarySlopes slopes(double x, double y) const {
-    if (std::isnan(x) && !std::isnan(y)) return {{0.0, 0.0}, {1.0, 1.0}};
-    if (std::isnan(y) && !std::isnan(x)) return {{1.0, 1.0}, {0.0, 0.0}};
+  template <class T>
+  constexpr T value(const T& x, const T& y) const {
+    if (x != x) return y;
+    if (y != y) return x;
+    return Max{}.value(x, y);
+  }
+  template <class T>
+  constexpr BasicBinarySlopes<T> slopes(const T& x, const T& y) const {
+    if (x != x && y == y) return detail::second_wins<T>();
+    if (y != y && x == x) return detail::first_wins<T>();
     return Max{}.slopes(x, y);
   }
 };
 /// fmin(x, y): as min, but a NaN argument is ignored (the other gets 1).
 struct Fmin {
   static constexpr std::string_view name = "fmin";
-  double value(double x, double y) const { return std::fmin(x, y); }
-  BinarySlopes slopes(double x, double y) const {
-    if (std::isnan(x) && !std::isnan(y)) return {{0.0, 0.0}, {1.0, 1.0}};
-    if (std::isnan(y) && !std::isnan(x)) return {{1.0, 1.0}, {0.0, 0.0}};
+  template <class T>
+  constexpr T value(const T& x, const T& y) const {
+    if (x != x) return y;
+    if (y != y) return x;
+    return Min{}.value(x, y);
+  }
+  template <class T>
+  constexpr BasicBinarySlopes<T> slopes(const T& x, const T& y) const {
+    if (x != x && y == y) return detail::second_wins<T>();
+    if (y != y && x == x) return detail::first_wins<T>();
     return Min{}.slopes(x, y);
   }
 };

@@ -130,6 +130,25 @@ template <class... Args>
 constexpr bool ends_with_kink_rule =
     std::same_as<std::remove_cvref_t<decltype((std::declval<Args>(), ...))>, KinkRule>;
 
+template <class T>
+concept MaxoutPiece = ExpressionOperand<T> || std::same_as<std::remove_cvref_t<T>, KinkRule>;
+
+/// Calls make(choice, pieces...), the choice being the trailing KinkRule if there is one.
+template <class Make, class... Args>
+auto split_kink_rule(const Make& make, const Args&... args) {
+  if constexpr (ends_with_kink_rule<Args...>) {
+    static_assert(sizeof...(Args) >= 3,
+                  "subgrad::maxout: needs at least two pieces before the KinkRule");
+    const std::tuple<const Args&...> all(args...);
+    return [&]<std::size_t... I>(std::index_sequence<I...>) {
+      return make(CallKinkRule{std::get<sizeof...(Args) - 1>(all)}, std::get<I>(all)...);
+    }
+    (std::make_index_sequence<sizeof...(Args) - 1>{});
+  } else {
+    return make(ThreadKinkRule{}, args...);
+  }
+}
+
 template <class Choice, class... Args>
 auto make_maxout(Choice choice, const Args&... args) {
   if constexpr ((Passive<Args> && ...)) {
@@ -140,28 +159,16 @@ auto make_maxout(Choice choice, const Args&... args) {
     return MaxoutExpression<Choice, ExpressionOf<Args>...>(choice, as_expression(args)...);
   }
 }
-
-template <class... Args, std::size_t... I>
-auto maxout_with_rule(const std::tuple<const Args&...>& args, std::index_sequence<I...>) {
-  const KinkRule rule = std::get<sizeof...(Args) - 1>(args);
-  return make_maxout(CallKinkRule{rule}, std::get<I>(args)...);
-}
 }  // namespace detail
 
 /// The largest of the pieces (Var, expressions or doubles; at least two); a trailing KinkRule
 /// chooses the split at ties for this call.
 template <class... Args>
-requires(sizeof...(Args) >= 2) auto maxout(const Args&... args) {
-  if constexpr (detail::ends_with_kink_rule<Args...>) {
-    static_assert(sizeof...(Args) >= 3,
-                  "subgrad::maxout: needs at least two pieces before the KinkRule");
-    return detail::maxout_with_rule(std::tuple<const Args&...>(args...),
-                                    std::make_index_sequence<sizeof...(Args) - 1>{});
-  } else {
-    static_assert((ExpressionOperand<Args> && ...),
-                  "subgrad::maxout: the pieces must be Vars, expressions or numbers");
-    return detail::make_maxout(ThreadKinkRule{}, args...);
-  }
+requires(sizeof...(Args) >= 2) &&
+    (detail::MaxoutPiece<Args> && ...) auto maxout(const Args&... args) {
+  return detail::split_kink_rule(
+      [](auto choice, const auto&... pieces) { return detail::make_maxout(choice, pieces...); },
+      args...);
 }
 
 namespace detail {

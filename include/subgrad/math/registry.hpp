@@ -7,9 +7,9 @@
 #include <functional>
 #include <optional>
 #include <string_view>
-#include <vector>
 #include <tuple>
 #include <utility>
+#include <vector>
 
 #include "subgrad/math/elementary.hpp"
 #include "subgrad/math/relu.hpp"
@@ -148,8 +148,9 @@ inline std::optional<DynamicUnaryRule> find_unary_primitive(std::string_view nam
   for_each_unary_primitive([&](const auto& entry) {
     if (entry.name != name || found) return;
     const auto rule = entry.rule;
-    found = DynamicUnaryRule{entry.name, [rule](double x) { return subgrad::evaluate(rule, x); },
-                             [rule](double low, double high) { return rule_kinks(rule, low, high); }};
+    found =
+        DynamicUnaryRule{entry.name, [rule](double x) { return subgrad::evaluate(rule, x); },
+                         [rule](double low, double high) { return rule_kinks(rule, low, high); }};
   });
   return found;
 }

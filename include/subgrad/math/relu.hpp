@@ -98,12 +98,16 @@ struct LeakyRelu {
 /// d/dx = 1 or a, d/da = min(x, 0).
 struct Prelu {
   static constexpr std::string_view name = "prelu";
-  double value(double x, double a) const { return x > 0.0 ? x : a * x; }
-  BinarySlopes slopes(double x, double a) const {
-    if (x > 0.0) return {{1.0, 1.0}, {0.0, 0.0}};
+  template <class T>
+  constexpr T value(const T& x, const T& a) const {
+    return x > 0.0 ? x : a * x;
+  }
+  template <class T>
+  constexpr BasicBinarySlopes<T> slopes(const T& x, const T& a) const {
+    if (x > 0.0) return {{T(1.0), T(1.0)}, {T(0.0), T(0.0)}};
     if (x < 0.0) return {{a, a}, {x, x}};
-    if (x == 0.0)
-      return {{a, 1.0}, {0.0, 0.0}};  // at 0: d/dx left a, right 1 (min_norm a = PyTorch); d/da = 0
+    // at 0: d/dx left a, right 1 (min_norm a = PyTorch); d/da = 0
+    if (x == 0.0) return {{a, T(1.0)}, {T(0.0), T(0.0)}};
     return {{x, x}, {x, x}};
   }
 };

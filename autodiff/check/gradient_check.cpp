@@ -1,0 +1,210 @@
+#include "subgrad/check/gradient_check.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include <fmt/format.h>
+
+namespace subgrad::detail {
+
+namespace {
+
+constexpr double eps = std::numeric_limits<double>::epsilon();
+
+// One step size: the three samples and the difference quotients built from them.
+struct Level {
+  double h;
+  double plus;     // g(h)
+  double minus;    // g(-h)
+  double right;    // (g(h) - g(0)) / h
+  double left;     // (g(0) - g(-h)) / h
+  double central;  // (g(h) - g(-h)) / 2h
+  double gap;      // |g(h) - g(-h)|: shrinks with h unless g jumps at 0
+  double split;    // |right - left|: shrinks with h unless g has a kink at 0
+};
+
+double distance_outside(double value, double low, double high) {
+  if (value < low) return low - value;
+  if (value > high) return value - high;
+  return 0.0;
+}
+
+}  // namespace
+
+void validate(const CheckOptions& options, std::size_t size, std::string_view operation) {
+  if (size == 0) throw Error(fmt::format("{}: x is empty", operation));
+  if (!(options.rtol >= 0.0) || !(options.atol >= 0.0) || !std::isfinite(options.rtol) ||
+      !std::isfinite(options.atol)) {
+    throw Error(fmt::format("{}: need finite rtol >= 0 and atol >= 0, got rtol = {}, atol = {}",
+                            operation, options.rtol, options.atol));
+  }
+  if (options.levels < 3 || options.max_levels < options.levels || options.max_levels > 60) {
+    throw Error(
+        fmt::format("{}: need 3 <= levels <= max_levels <= 60, got levels = {}, max_levels = {}",
+                    operation, options.levels, options.max_levels));
+  }
+  if (!(options.step >= 0.0) || !std::isfinite(options.step)) {
+    throw Error(fmt::format("{}: step = {} must be finite and >= 0 (0: automatic)", operation,
+                            options.step));
+  }
+  if (options.directions < 0) {
+    throw Error(fmt::format("{}: directions = {} must be >= 0", operation, options.directions));
+  }
+}
+
+CoordinateCheck check_line(const std::function<double(double)>& along, double ad, double forward,
+                           double scale, const CheckOptions& options, std::string label) {
+  CoordinateCheck result;
+  result.label = std::move(label);
+  result.ad = ad;
+  result.forward = forward;
+  const double first_step = options.step > 0.0 ? options.step : std::cbrt(eps) * scale;
+  const double center = along(0.0);
+  double magnitude = std::abs(center);
+  std::vector<Level> levels;
+  auto add_level = [&](double h) {
+    const double plus = along(h);
+    const double minus = along(-h);
+    magnitude = std::max({magnitude, std::abs(plus), std::abs(minus)});
+    const double right = (plus - center) / h;
+    const double left = (center - minus) / h;
+    levels.push_back({h, plus, minus, right, left, (plus - minus) / (2 * h), std::abs(plus - minus),
+                      std::abs(right - left)});
+  };
+  for (int k = 0; k < options.levels; ++k) add_level(first_step / std::ldexp(1.0, k));
+  // Rounding in the samples, as a slope at step h.
+  auto noise = [&](double h) { return 16.0 * eps * std::max(magnitude, 1e-300) / h; };
+
+  if (!std::isfinite(center) || !std::isfinite(ad)) {
+    result.kind = Smoothness::smooth;
+    result.numeric = std::numeric_limits<double>::quiet_NaN();
+    result.passed =
+        std::isnan(center) == std::isnan(ad) && !std::isfinite(ad) == !std::isfinite(center);
+    result.note = "non-finite value or derivative";
+    return result;
+  }
+
+  while (true) {
+    const std::size_t n = levels.size();
+    const Level& coarse = levels[n - 2];
+    const Level& fine = levels[n - 1];
+    const double slope_noise = noise(fine.h);
+    result.step = fine.h;
+
+    // A jump: the two sides do not meet however small the step.
+    if (fine.gap > 0.75 * coarse.gap && fine.gap > 1e3 * eps * std::max(magnitude, 1e-300)) {
+      result.kind = Smoothness::discontinuous;
+      // One-sided slopes from samples on one side only (g(0) belongs to one of them).
+      result.right = (along(2 * fine.h) - fine.plus) / fine.h;
+      result.left = (fine.minus - along(-2 * fine.h)) / fine.h;
+      result.numeric = std::numeric_limits<double>::quiet_NaN();
+      result.passed = !options.strict;
+      result.note = fmt::format("jump of {:.3g}", fine.plus - fine.minus);
+      break;
+    }
+    // A kink: the one-sided slopes stay apart as the step halves.
+    const double split_tolerance =
+        options.atol + options.rtol * std::max(std::abs(fine.left), std::abs(fine.right)) +
+        slope_noise;
+    if (fine.split > split_tolerance && fine.split > 0.75 * coarse.split) {
+      result.kind = Smoothness::kink;
+      // Richardson: one-sided differences err by O(h); 2 D(h/2) - D(h) cancels that term.
+      result.left = 2 * fine.left - coarse.left;
+      result.right = 2 * fine.right - coarse.right;
+      break;
+    }
+    // Smooth: the Richardson-extrapolated central differences have converged.
+    if (n >= 3) {
+      const double extrapolated = (4 * fine.central - coarse.central) / 3;
+      const double previous = (4 * coarse.central - levels[n - 3].central) / 3;
+      const double tolerance = options.atol + options.rtol * std::abs(extrapolated) + slope_noise;
+      if (std::abs(extrapolated - previous) <= tolerance) {
+        result.kind = Smoothness::smooth;
+        result.numeric = extrapolated;
+        result.left = 2 * fine.left - coarse.left;
+        result.right = 2 * fine.right - coarse.right;
+        result.error = std::abs(ad - extrapolated);
+        result.passed = result.error <= tolerance;
+        break;
+      }
+    }
+    // Undecided (a kink just inside the stencil): halve again while rounding allows.
+    if (static_cast<int>(n) < options.max_levels &&
+        noise(fine.h / 2) < 0.1 * std::max(1.0, fine.split)) {
+      add_level(fine.h / 2);
+      continue;
+    }
+    result.kind = Smoothness::kink;
+    result.left = fine.left;
+    result.right = fine.right;
+    result.note = "unresolved: a kink within the finest step; judged on the one-sided interval";
+    break;
+  }
+
+  if (result.kind == Smoothness::kink) {
+    const double low = std::min(result.left, result.right);
+    const double high = std::max(result.left, result.right);
+    const double tolerance =
+        options.atol + options.rtol * std::max(std::abs(low), std::abs(high)) + noise(result.step);
+    const KinkRule rule = options.rule.value_or(current_kink_rule());
+    result.numeric = resolve(Slopes{result.left, result.right}, rule);
+    result.error = distance_outside(ad, low - tolerance, high + tolerance);
+    result.passed = result.error == 0.0;
+    if (options.check_rule) {
+      const double rule_error = std::abs(ad - result.numeric);
+      const double rule_tolerance =
+          options.atol + options.rtol * std::abs(result.numeric) + noise(result.step);
+      if (rule_error > rule_tolerance) {
+        result.passed = false;
+        result.error = std::max(result.error, rule_error);
+        result.note = fmt::format("kink rule {} picks {:.9g}", rule.name(), result.numeric);
+      }
+    }
+  }
+  // Forward and reverse mode evaluate the same rules in another order: only rounding may differ.
+  if (!std::isnan(forward)) {
+    const double difference = std::abs(forward - ad);
+    if (difference > 1e-12 * std::max({1.0, std::abs(ad), std::abs(forward)})) {
+      result.passed = false;
+      result.note +=
+          (result.note.empty() ? "" : "; ") + fmt::format("forward mode gives {:.17g}", forward);
+    }
+  }
+  return result;
+}
+
+std::string format_report(const GradientReport& report) {
+  std::string text = fmt::format("gradient check at f = {:.10g}: {}\n", report.value,
+                                 report.ok() ? "passed" : "FAILED");
+  text +=
+      fmt::format("{:<14} {:>17} {:>17} {:>15} {:>15} {:>14} {:>7} {:>10}  {}\n", "coordinate",
+                  "AD", "numeric", "left slope", "right slope", "kind", "verdict", "error", "note");
+  auto row = [&text](const CoordinateCheck& c) {
+    const char* kind = c.kind == Smoothness::smooth
+                           ? "smooth"
+                           : (c.kind == Smoothness::kink ? "kink" : "discontinuous");
+    text += fmt::format(
+        "{:<14} {:>17.10g} {:>17.10g} {:>15.8g} {:>15.8g} {:>14} {:>7} {:>10.2e}  {}\n", c.label,
+        c.ad, c.numeric, c.left, c.right, kind, c.passed ? "pass" : "FAIL", c.error, c.note);
+  };
+  for (const CoordinateCheck& c : report.coordinates) row(c);
+  for (const CoordinateCheck& c : report.directions) row(c);
+  return text;
+}
+
+std::string format_report(const JacobianReport& report) {
+  std::string text;
+  if (!report.output_weights.empty()) {
+    text += fmt::format("fast mode: <w, F> with random output weights w = [{:.4g}]\n",
+                        fmt::join(report.output_weights, ", "));
+  }
+  for (std::size_t k = 0; k < report.outputs.size(); ++k) {
+    if (report.output_weights.empty()) text += fmt::format("output {}: ", k);
+    text += format_report(report.outputs[k]);
+  }
+  return text;
+}
+
+}  // namespace subgrad::detail

@@ -1,0 +1,243 @@
+#pragma once
+/// \file
+/// Forward mode: Dual<T> carries a value and a tangent. Every primitive works on it through the
+/// same rule as reverse mode (`apply_primitive` below), so forward and reverse give the same
+/// number at every kink under every rule. Dual<Dual<double>> gives second derivatives.
+
+#include <array>
+#include <concepts>
+#include <cstddef>
+#include <type_traits>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "subgrad/core/kink.hpp"
+#include "subgrad/core/primitive.hpp"
+#include "subgrad/math/elementary.hpp"
+#include "subgrad/math/maxout.hpp"
+
+namespace subgrad {
+
+/// A value and a tangent (the derivative along one direction). T is double or a Dual.
+template <class T>
+class Dual {
+ public:
+  using value_type = T;
+  constexpr Dual() = default;
+  /// A constant (tangent 0) or, with a tangent, a seeded input: Dual<double>{x, 1.0}.
+  constexpr Dual(T value, T tangent = T(0.0))
+      : value_(value), tangent_(tangent) {}  // NOLINT: implicit
+  template <class U>
+  requires std::is_arithmetic_v<U> &&(!std::same_as<T, double>)constexpr Dual(U value)
+      : value_(static_cast<double>(value)), tangent_(0.0) {}  // NOLINT: implicit
+
+  constexpr const T& value() const noexcept { return value_; }
+  constexpr const T& tangent() const noexcept { return tangent_; }
+
+  constexpr Dual& operator+=(const Dual& other) { return *this = *this + other; }
+  constexpr Dual& operator-=(const Dual& other) { return *this = *this - other; }
+  constexpr Dual& operator*=(const Dual& other) { return *this = *this * other; }
+  constexpr Dual& operator/=(const Dual& other) { return *this = *this / other; }
+
+  friend constexpr Dual operator+(const Dual& a, const Dual& b) {
+    return {a.value_ + b.value_, a.tangent_ + b.tangent_};
+  }
+  friend constexpr Dual operator-(const Dual& a, const Dual& b) {
+    return {a.value_ - b.value_, a.tangent_ - b.tangent_};
+  }
+  friend constexpr Dual operator*(const Dual& a, const Dual& b) {
+    return {a.value_ * b.value_, a.tangent_ * b.value_ + a.value_ * b.tangent_};
+  }
+  friend constexpr Dual operator/(const Dual& a, const Dual& b) {
+    const T quotient = a.value_ / b.value_;
+    return {quotient, (a.tangent_ - quotient * b.tangent_) / b.value_};
+  }
+  friend constexpr Dual operator-(const Dual& a) { return {-a.value_, -a.tangent_}; }
+  friend constexpr Dual operator+(const Dual& a) { return a; }
+
+  // Comparisons look at values only.
+  friend constexpr bool operator==(const Dual& a, const Dual& b) { return a.value_ == b.value_; }
+  friend constexpr bool operator<(const Dual& a, const Dual& b) { return a.value_ < b.value_; }
+  friend constexpr bool operator>(const Dual& a, const Dual& b) { return a.value_ > b.value_; }
+  friend constexpr bool operator<=(const Dual& a, const Dual& b) { return a.value_ <= b.value_; }
+  friend constexpr bool operator>=(const Dual& a, const Dual& b) { return a.value_ >= b.value_; }
+
+ private:
+  T value_{};
+  T tangent_{};
+};
+
+// Mixed arithmetic with plain numbers.
+template <class T, class U>
+requires std::is_arithmetic_v<U>
+constexpr Dual<T> operator+(const Dual<T>& a, U b) {
+  return {a.value() + static_cast<double>(b), a.tangent()};
+}
+template <class T, class U>
+requires std::is_arithmetic_v<U>
+constexpr Dual<T> operator+(U a, const Dual<T>& b) {
+  return {static_cast<double>(a) + b.value(), b.tangent()};
+}
+template <class T, class U>
+requires std::is_arithmetic_v<U>
+constexpr Dual<T> operator-(const Dual<T>& a, U b) {
+  return {a.value() - static_cast<double>(b), a.tangent()};
+}
+template <class T, class U>
+requires std::is_arithmetic_v<U>
+constexpr Dual<T> operator-(U a, const Dual<T>& b) {
+  return {static_cast<double>(a) - b.value(), -b.tangent()};
+}
+template <class T, class U>
+requires std::is_arithmetic_v<U>
+constexpr Dual<T> operator*(const Dual<T>& a, U b) {
+  return {a.value() * static_cast<double>(b), a.tangent() * static_cast<double>(b)};
+}
+template <class T, class U>
+requires std::is_arithmetic_v<U>
+constexpr Dual<T> operator*(U a, const Dual<T>& b) {
+  return {static_cast<double>(a) * b.value(), static_cast<double>(a) * b.tangent()};
+}
+template <class T, class U>
+requires std::is_arithmetic_v<U>
+constexpr Dual<T> operator/(const Dual<T>& a, U b) {
+  return {a.value() / static_cast<double>(b), a.tangent() / static_cast<double>(b)};
+}
+template <class T, class U>
+requires std::is_arithmetic_v<U>
+constexpr Dual<T> operator/(U a, const Dual<T>& b) {
+  const T quotient = static_cast<double>(a) / b.value();
+  return {quotient, -quotient * b.tangent() / b.value()};
+}
+template <class T, class U>
+requires std::is_arithmetic_v<U>
+constexpr bool operator==(const Dual<T>& a, U b) { return a.value() == static_cast<double>(b); }
+template <class T, class U>
+requires std::is_arithmetic_v<U>
+constexpr bool operator<(const Dual<T>& a, U b) { return a.value() < static_cast<double>(b); }
+template <class T, class U>
+requires std::is_arithmetic_v<U>
+constexpr bool operator<(U a, const Dual<T>& b) { return static_cast<double>(a) < b.value(); }
+template <class T, class U>
+requires std::is_arithmetic_v<U>
+constexpr bool operator>(const Dual<T>& a, U b) { return a.value() > static_cast<double>(b); }
+template <class T, class U>
+requires std::is_arithmetic_v<U>
+constexpr bool operator>(U a, const Dual<T>& b) { return static_cast<double>(a) > b.value(); }
+template <class T, class U>
+requires std::is_arithmetic_v<U>
+constexpr bool operator<=(const Dual<T>& a, U b) { return a.value() <= static_cast<double>(b); }
+template <class T, class U>
+requires std::is_arithmetic_v<U>
+constexpr bool operator<=(U a, const Dual<T>& b) { return static_cast<double>(a) <= b.value(); }
+template <class T, class U>
+requires std::is_arithmetic_v<U>
+constexpr bool operator>=(const Dual<T>& a, U b) { return a.value() >= static_cast<double>(b); }
+template <class T, class U>
+requires std::is_arithmetic_v<U>
+constexpr bool operator>=(U a, const Dual<T>& b) { return static_cast<double>(a) >= b.value(); }
+
+template <class T>
+struct is_dual : std::false_type {};
+template <class T>
+struct is_dual<Dual<T>> : std::true_type {};
+/// Satisfied by Dual<T> for any T.
+template <class T>
+concept DualNumber = is_dual<std::remove_cvref_t<T>>::value;
+
+/// A unary primitive on a Dual: the rule's value, and the tangent times the slope the kink rule
+/// picks (the same `evaluate` and `resolve` as reverse mode).
+template <class Rule, class T, class Choice>
+constexpr Dual<T> apply_primitive(const Rule& rule, const Dual<T>& x, Choice choice) {
+  const Evaluation<T> at = evaluate(rule, x.value());
+  return {at.value, resolve(at.slopes, choice.get()) * x.tangent()};
+}
+
+namespace detail {
+template <class T, class U>
+constexpr Dual<T> as_dual(const U& x) {
+  if constexpr (DualNumber<U>) {
+    return x;
+  } else {
+    return Dual<T>(T(x));
+  }
+}
+template <class X, class Y>
+using DualOf = std::conditional_t<DualNumber<X>, std::remove_cvref_t<X>, std::remove_cvref_t<Y>>;
+}  // namespace detail
+
+/// A binary primitive on Duals (one side may be a plain number).
+template <class Rule, class X, class Y, class Choice>
+requires(DualNumber<X> || DualNumber<Y>) && BinaryRule<Rule> constexpr auto apply_primitive(
+                                                const Rule& rule, const X& x, const Y& y,
+                                                Choice choice) {
+  using D = detail::DualOf<X, Y>;
+  using T = typename D::value_type;
+  const D first = detail::as_dual<T>(x);
+  const D second = detail::as_dual<T>(y);
+  const BasicBinaryEvaluation<T> at = evaluate(rule, first.value(), second.value());
+  const BinaryPartials<T> chosen = resolve(at.slopes, choice.get());
+  return D{at.value, chosen.x * first.tangent() + chosen.y * second.tangent()};
+}
+
+/// x^y with Dual in one or both positions.
+template <class X, class Y>
+requires(DualNumber<X> || DualNumber<Y>) &&
+    (DualNumber<X> || Passive<X>)&&(DualNumber<Y> || Passive<Y>)constexpr auto pow(const X& x,
+                                                                                   const Y& y) {
+  if constexpr (Passive<Y>) {
+    return Primitive<rules::Power>{rules::Power{static_cast<double>(y)}}(x);
+  } else if constexpr (Passive<X>) {
+    return Primitive<rules::Exponential>{rules::Exponential{static_cast<double>(x)}}(y);
+  } else {
+    return Primitive<rules::Pow>{}(x, y);
+  }
+}
+
+namespace detail {
+template <class Choice, class... Pieces>
+auto maxout_of_duals(Choice choice, const Pieces&... pieces) {
+  using D = std::common_type_t<DualOf<Pieces, Pieces>...>;
+  using T = typename D::value_type;
+  const std::array<D, sizeof...(Pieces)> duals{as_dual<T>(pieces)...};
+  std::array<double, sizeof...(Pieces)> values{};
+  for (std::size_t i = 0; i < duals.size(); ++i) values[i] = plain(duals[i]);
+  std::array<double, sizeof...(Pieces)> weights{};
+  maxout_weights(values, choice.get(), weights);
+  std::size_t largest = 0;
+  for (std::size_t i = 1; i < duals.size(); ++i) {
+    if (values[i] > values[largest]) largest = i;
+  }
+  T tangent(0.0);
+  for (std::size_t i = 0; i < duals.size(); ++i) {
+    if (weights[i] != 0.0) tangent = tangent + weights[i] * duals[i].tangent();
+  }
+  const D& result = duals[largest];
+  return D{result.value(), tangent};
+}
+}  // namespace detail
+
+/// maxout on Duals (and plain numbers, a trailing KinkRule allowed): the same tie weights as
+/// reverse mode.
+template <class... Args>
+requires(sizeof...(Args) >= 2) &&
+    ((DualNumber<Args> || Passive<Args> || std::same_as<Args, KinkRule>)&&...) &&
+    (DualNumber<Args> || ...) auto maxout(const Args&... args) {
+  return detail::split_kink_rule(
+      [](auto choice, const auto&... pieces) { return detail::maxout_of_duals(choice, pieces...); },
+      args...);
+}
+
+}  // namespace subgrad
+
+template <class T>
+struct fmt::formatter<subgrad::Dual<T>> : fmt::formatter<double> {
+  template <class Context>
+  auto format(const subgrad::Dual<T>& x, Context& context) const {
+    auto out = fmt::formatter<double>::format(subgrad::detail::plain(x.value()), context);
+    out = fmt::format_to(out, " + ");
+    out = fmt::formatter<double>::format(subgrad::detail::plain(x.tangent()), context);
+    return fmt::format_to(out, "ε");
+  }
+};
