@@ -241,15 +241,7 @@ void write_json_atomically(const std::filesystem::path& path, const std::vector<
         r.bytes_per_statement);
   }
   text += "\n]}\n";
-  const std::filesystem::path temporary = path.string() + ".partial";
-  {
-    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-    out << text;
-    out.flush();
-    if (!out)
-      throw subgrad::Error(fmt::format("bench_scalar: cannot write {}", temporary.string()));
-  }
-  std::filesystem::rename(temporary, path);  // readers see the old file or the whole new one
+  subgrad::write_file_atomically(path, text);  // readers see the old file or the whole new one
 }
 
 }  // namespace

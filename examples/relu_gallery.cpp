@@ -57,18 +57,6 @@ double derivative(const Rule& rule, double x, KinkRule kink_rule) {
   return subgrad::grad(output, input);
 }
 
-// Writes `text` to `path` through a temporary file, so that a reader never sees half a file.
-void write_atomically(const fs::path& path, const std::string& text) {
-  const fs::path temporary = path.string() + ".partial";
-  {
-    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-    out << text;
-    if (!out.flush())
-      throw subgrad::Error(fmt::format("relu_gallery: cannot write {}", temporary.string()));
-  }
-  fs::rename(temporary, path);
-}
-
 struct Plotted {
   std::string markdown;
 };
@@ -124,10 +112,11 @@ Plotted plot(const Entry& entry, const fs::path& images, const fs::path& scratch
       picks += fmt::format("{} {}\n", point.at, derivative(rule, point.at, named_rules[i].rule));
     picks += "\n\n";  // one gnuplot data block per rule
   }
-  write_atomically(scratch / (name + ".values"), values);
-  write_atomically(scratch / (name + ".slopes"), slopes_curve);
-  write_atomically(scratch / (name + ".segments"), segments.empty() ? "nan nan\n" : segments);
-  write_atomically(scratch / (name + ".picks"), picks.empty() ? "nan nan\n" : picks);
+  subgrad::write_file_atomically(scratch / (name + ".values"), values);
+  subgrad::write_file_atomically(scratch / (name + ".slopes"), slopes_curve);
+  subgrad::write_file_atomically(scratch / (name + ".segments"),
+                                 segments.empty() ? "nan nan\n" : segments);
+  subgrad::write_file_atomically(scratch / (name + ".picks"), picks.empty() ? "nan nan\n" : picks);
 
   const fs::path image = images / (name + ".png");
   std::string script = fmt::format(
@@ -153,7 +142,7 @@ Plotted plot(const Entry& entry, const fs::path& images, const fs::path& scratch
   }
   script += "\nunset multiplot\nset output\n";
   const fs::path script_path = scratch / (name + ".gp");
-  write_atomically(script_path, script);
+  subgrad::write_file_atomically(script_path, script);
   const std::string command = fmt::format("gnuplot '{}'", script_path.string());
   if (std::system(command.c_str()) != 0) {
     throw subgrad::Error(fmt::format("relu_gallery: gnuplot failed on {} (is gnuplot installed?)",
@@ -209,7 +198,7 @@ int main(int argc, char** argv) {
     markdown +=
         "## `maxout(x1, ..., xk)`\n\nThe largest of k pieces; two pieces behave exactly as "
         "`max(x, y)` (see conventions.md for ties under each rule).\n";
-    write_atomically(out / "relu-family.md", markdown);
+    subgrad::write_file_atomically(out / "relu-family.md", markdown);
     fs::remove_all(scratch);
     fmt::print("relu_gallery: {} plots in {}, table in {}\n", count, images.string(),
                (out / "relu-family.md").string());

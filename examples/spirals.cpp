@@ -150,17 +150,6 @@ Options parse(int argc, char** argv) {
   return options;
 }
 
-void write_atomically(const fs::path& path, const std::string& text) {
-  const fs::path temporary = path.string() + ".partial";
-  {
-    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-    out << text;
-    if (!out.flush())
-      throw subgrad::Error(fmt::format("spirals: cannot write {}", temporary.string()));
-  }
-  fs::rename(temporary, path);
-}
-
 // The decision boundary: the classifier on a grid, the training points on top, through gnuplot.
 template <class Activation>
 void draw(const Options& options, const Network& network, const std::vector<Sample>& samples,
@@ -180,9 +169,9 @@ void draw(const Options& options, const Network& network, const std::vector<Samp
   }
   std::string points[2];
   for (const Sample& s : samples) points[s.label] += fmt::format("{} {}\n", s.x, s.y);
-  write_atomically(scratch / "grid", grid);
-  write_atomically(scratch / "class0", points[0]);
-  write_atomically(scratch / "class1", points[1]);
+  subgrad::write_file_atomically(scratch / "grid", grid);
+  subgrad::write_file_atomically(scratch / "class0", points[0]);
+  subgrad::write_file_atomically(scratch / "class1", points[1]);
   const std::string script = fmt::format(
       "set terminal pngcairo size 640,640 font 'DejaVu Sans,10'\nset termoption noenhanced\n"
       "set output '{0}.partial'\nset title 'two spirals: {1}, kink rule {2}'\nset size square\n"
@@ -192,7 +181,7 @@ void draw(const Options& options, const Network& network, const std::vector<Samp
       "'#1f77b4' title 'class 0', "
       "'{3}/class1' with points pt 7 ps 0.6 lc rgb '#d62728' title 'class 1'\nset output\n",
       options.image, options.activation, options.kink_rule.name(), scratch.string());
-  write_atomically(scratch / "plot.gp", script);
+  subgrad::write_file_atomically(scratch / "plot.gp", script);
   const std::string command = fmt::format("gnuplot '{}'", (scratch / "plot.gp").string());
   const int status = std::system(command.c_str());
   fs::remove_all(scratch);

@@ -181,20 +181,6 @@ requires(DualNumber<X> || DualNumber<Y>) && BinaryRule<Rule> constexpr auto appl
   return D{at.value, chosen.x * first.tangent() + chosen.y * second.tangent()};
 }
 
-/// x^y with Dual in one or both positions.
-template <class X, class Y>
-requires(DualNumber<X> || DualNumber<Y>) &&
-    (DualNumber<X> || Passive<X>)&&(DualNumber<Y> || Passive<Y>)constexpr auto pow(const X& x,
-                                                                                   const Y& y) {
-  if constexpr (Passive<Y>) {
-    return Primitive<rules::Power>{rules::Power{static_cast<double>(y)}}(x);
-  } else if constexpr (Passive<X>) {
-    return Primitive<rules::Exponential>{rules::Exponential{static_cast<double>(x)}}(y);
-  } else {
-    return Primitive<rules::Pow>{}(x, y);
-  }
-}
-
 namespace detail {
 template <class Choice, class... Pieces>
 auto maxout_of_duals(Choice choice, const Pieces&... pieces) {

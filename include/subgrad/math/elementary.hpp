@@ -664,10 +664,10 @@ requires std::invocable < const Primitive<rules::Clamp>
   return Primitive<rules::Clamp>{detail::checked_clamp(lo, hi)}(x, kink_rule);
 }
 
-/// x^y with Var or double in either position.
+/// x^y with Var, Dual or double in either position (not both double: use std::pow).
 template <class X, class Y>
-requires(Expression<X> || Expression<Y>) &&
-    ExpressionOperand<X>&& ExpressionOperand<Y> constexpr auto pow(const X& x, const Y& y) {
+requires(!(Passive<X> && Passive<Y>)) &&
+    detail::ActiveArgumentsOf<rules::Pow, X, Y> constexpr auto pow(const X& x, const Y& y) {
   if constexpr (Passive<Y>) {
     return Primitive<rules::Power>{rules::Power{static_cast<double>(y)}}(x);
   } else if constexpr (Passive<X>) {

@@ -1,0 +1,52 @@
+#include "subgrad/core/file.hpp"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include <boost/test/unit_test.hpp>
+
+#include "subgrad/core/error.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+std::string read(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+struct ScratchFolder {
+  fs::path path = fs::temp_directory_path() / ("subgrad_file_test_" + std::to_string(::getpid()));
+  ScratchFolder() { fs::create_directories(path); }
+  ~ScratchFolder() { fs::remove_all(path); }
+};
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(writes_and_replaces_whole_files) {
+  ScratchFolder folder;
+  const fs::path file = folder.path / "out.txt";
+  subgrad::write_file_atomically(file, "first");
+  BOOST_TEST(read(file) == "first");
+  subgrad::write_file_atomically(file, std::string(100000, 'x'));
+  BOOST_TEST(read(file).size() == 100000u);
+  BOOST_TEST(!fs::exists(folder.path / "out.txt.partial"));
+}
+
+BOOST_AUTO_TEST_CASE(a_failed_write_names_the_path_and_leaves_nothing_behind) {
+  ScratchFolder folder;
+  const fs::path missing = folder.path / "no_such_folder" / "out.txt";
+  BOOST_CHECK_EXCEPTION(subgrad::write_file_atomically(missing, "text"), subgrad::Error,
+                        [](const subgrad::Error& e) {
+                          return std::string(e.what()).find("no_such_folder") != std::string::npos;
+                        });
+  BOOST_TEST(!fs::exists(missing));
+  // Renaming onto a folder fails: the old folder stays, the temporary file is removed.
+  const fs::path folder_target = folder.path / "a_folder";
+  fs::create_directories(folder_target / "inside");
+  BOOST_CHECK_THROW(subgrad::write_file_atomically(folder_target, "text"), subgrad::Error);
+  BOOST_TEST(fs::is_directory(folder_target));
+  BOOST_TEST(!fs::exists(folder.path / "a_folder.partial"));
+}
