@@ -263,3 +263,17 @@ struct Primitive {
 };
 
 }  // namespace subgrad
+
+/// Defines `function(x)` and `function(x, KinkRule)` for a rule without parameters, for every
+/// argument Primitive<Rule> accepts (double, Var expressions, Dual, ...):
+///   SUBGRAD_PRIMITIVE_FUNCTION(shrink, Shrink)
+#define SUBGRAD_PRIMITIVE_FUNCTION(function, Rule)                                               \
+  template <class T>                                                                             \
+  requires std::invocable < const ::subgrad::Primitive<Rule>                                     \
+  &, const T& > constexpr auto function(const T& x) { return ::subgrad::Primitive<Rule>{}(x); }  \
+  template <class T>                                                                             \
+  requires std::invocable < const ::subgrad::Primitive<Rule>                                     \
+  &, const T&,                                                                                   \
+      ::subgrad::KinkRule > constexpr auto function(const T& x, ::subgrad::KinkRule kink_rule) { \
+    return ::subgrad::Primitive<Rule>{}(x, kink_rule);                                           \
+  }

@@ -321,14 +321,7 @@ inline rules::GeneralizedRelu checked_relu_options(const ReluOptions& options) {
 }  // namespace detail
 
 /// max(x, 0); at 0 the kink rule decides (min_norm: 0).
-template <class T>
-requires detail::PrimitiveArgument<rules::Relu, T>
-constexpr auto relu(const T& x) { return Primitive<rules::Relu>{}(x); }
-template <class T>
-requires detail::PrimitiveArgument<rules::Relu, T>
-constexpr auto relu(const T& x, KinkRule kink_rule) {
-  return Primitive<rules::Relu>{}(x, kink_rule);
-}
+SUBGRAD_PRIMITIVE_FUNCTION(relu, rules::Relu)
 /// Keras 3's generalized relu: relu(x, ReluOptions{.negative_slope, .max_value, .threshold}).
 template <class T>
 requires detail::PrimitiveArgument<rules::GeneralizedRelu, T>
@@ -394,14 +387,7 @@ auto rrelu(const T& x, Generator& generator, double lower = 1.0 / 8.0, double up
 }
 
 /// min(max(x, 0), 6).
-template <class T>
-requires detail::PrimitiveArgument<rules::Relu6, T>
-constexpr auto relu6(const T& x) { return Primitive<rules::Relu6>{}(x); }
-template <class T>
-requires detail::PrimitiveArgument<rules::Relu6, T>
-constexpr auto relu6(const T& x, KinkRule kink_rule) {
-  return Primitive<rules::Relu6>{}(x, kink_rule);
-}
+SUBGRAD_PRIMITIVE_FUNCTION(relu6, rules::Relu6)
 
 /// clip(x, min, max), defaults -1 and 1.
 template <class T>
@@ -419,24 +405,10 @@ requires detail::PrimitiveArgument<rules::Hardtanh, T>
 auto hardtanh(const T& x, KinkRule kink_rule) { return Primitive<rules::Hardtanh>{}(x, kink_rule); }
 
 /// relu6(x + 3) / 6.
-template <class T>
-requires detail::PrimitiveArgument<rules::Hardsigmoid, T>
-constexpr auto hardsigmoid(const T& x) { return Primitive<rules::Hardsigmoid>{}(x); }
-template <class T>
-requires detail::PrimitiveArgument<rules::Hardsigmoid, T>
-constexpr auto hardsigmoid(const T& x, KinkRule kink_rule) {
-  return Primitive<rules::Hardsigmoid>{}(x, kink_rule);
-}
+SUBGRAD_PRIMITIVE_FUNCTION(hardsigmoid, rules::Hardsigmoid)
 
 /// x * relu6(x + 3) / 6.
-template <class T>
-requires detail::PrimitiveArgument<rules::Hardswish, T>
-constexpr auto hardswish(const T& x) { return Primitive<rules::Hardswish>{}(x); }
-template <class T>
-requires detail::PrimitiveArgument<rules::Hardswish, T>
-constexpr auto hardswish(const T& x, KinkRule kink_rule) {
-  return Primitive<rules::Hardswish>{}(x, kink_rule);
-}
+SUBGRAD_PRIMITIVE_FUNCTION(hardswish, rules::Hardswish)
 
 /// PyTorch's Threshold(th, value): x if x > th, else value.
 template <class T>

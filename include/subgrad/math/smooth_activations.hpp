@@ -245,14 +245,7 @@ requires detail::PrimitiveArgument<rules::Elu, T>
 auto elu(const T& x, KinkRule kink_rule) { return Primitive<rules::Elu>{}(x, kink_rule); }
 
 /// lambda * elu(x, alpha) with the SELU constants.
-template <class T>
-requires detail::PrimitiveArgument<rules::Selu, T>
-constexpr auto selu(const T& x) { return Primitive<rules::Selu>{}(x); }
-template <class T>
-requires detail::PrimitiveArgument<rules::Selu, T>
-constexpr auto selu(const T& x, KinkRule kink_rule) {
-  return Primitive<rules::Selu>{}(x, kink_rule);
-}
+SUBGRAD_PRIMITIVE_FUNCTION(selu, rules::Selu)
 
 /// max(0, x) + min(0, alpha (e^(x/alpha) - 1)); alpha != 0.
 template <class T>
@@ -264,17 +257,11 @@ auto celu(const T& x, double alpha = 1.0) {
 }
 
 /// x Phi(x) (the exact, erf form).
-template <class T>
-requires detail::PrimitiveArgument<rules::Gelu, T>
-constexpr auto gelu(const T& x) { return Primitive<rules::Gelu>{}(x); }
+SUBGRAD_PRIMITIVE_FUNCTION(gelu, rules::Gelu)
 /// The tanh approximation of gelu.
-template <class T>
-requires detail::PrimitiveArgument<rules::GeluTanh, T>
-constexpr auto gelu_tanh(const T& x) { return Primitive<rules::GeluTanh>{}(x); }
+SUBGRAD_PRIMITIVE_FUNCTION(gelu_tanh, rules::GeluTanh)
 /// x sigmoid(x).
-template <class T>
-requires detail::PrimitiveArgument<rules::Swish, T>
-constexpr auto silu(const T& x) { return Primitive<rules::Swish>{}(x); }
+SUBGRAD_PRIMITIVE_FUNCTION(silu, rules::Swish)
 /// x sigmoid(beta x).
 template <class T>
 requires detail::PrimitiveArgument<rules::Swish, T>
@@ -283,9 +270,7 @@ auto swish(const T& x, double beta) {
   return Primitive<rules::Swish>{rules::Swish{beta}}(x);
 }
 /// x tanh(softplus(x)).
-template <class T>
-requires detail::PrimitiveArgument<rules::Mish, T>
-constexpr auto mish(const T& x) { return Primitive<rules::Mish>{}(x); }
+SUBGRAD_PRIMITIVE_FUNCTION(mish, rules::Mish)
 
 namespace detail {
 inline rules::Softplus checked_softplus(double beta, double threshold) {
