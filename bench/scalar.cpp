@@ -280,7 +280,7 @@ int main(int argc, char** argv) {
 #ifdef SUBGRAD_BENCH_ADOLC
                "taped with trace_on/trace_off, gradient by fos_reverse"
 #else
-               "not built (install libadolc-dev and reconfigure)"
+               "not built (needs libadolc-dev and -DSUBGRAD_BENCH_ADOLC=ON)"
 #endif
     );
     if (json) write_json_atomically(*json, rows);
