@@ -43,6 +43,21 @@ struct MaxOfTwice {
 };
 }  // namespace
 
+namespace user_code {
+// As a user would, outside namespace subgrad: cube_or_line(x) and cube_or_line(x, rule).
+SUBGRAD_PRIMITIVE_FUNCTION(cube_or_line_function, CubeOrLine)
+}  // namespace user_code
+
+BOOST_AUTO_TEST_CASE(the_function_macro_defines_both_overloads) {
+  BOOST_TEST(user_code::cube_or_line_function(2.0) == 8.0);
+  Tape tape;
+  Var x = 0.0;
+  BOOST_TEST(subgrad::grad(user_code::cube_or_line_function(x), x) == 0.0);
+  BOOST_TEST(subgrad::grad(user_code::cube_or_line_function(x, kink::left), x) == 2.0);
+  Var y = 2.0;
+  BOOST_TEST(subgrad::grad(user_code::cube_or_line_function(y * 1.0), y) == 12.0);
+}
+
 BOOST_AUTO_TEST_CASE(a_user_rule_works_on_double_and_var) {
   static_assert(subgrad::UnaryRule<CubeOrLine>);
   static_assert(subgrad::rule_name<CubeOrLine>() == "cube_or_line");
