@@ -165,15 +165,13 @@ Row measure(std::string name, Function function, const std::vector<double>& poin
 
   subgrad::Tape tape;
   std::vector<double> gradient(point.size());
-  std::vector<Var> x;
-  x.reserve(point.size());
+  std::vector<Var> x(point.size());
   auto subgrad_gradient = [&] {
     tape.clear();
-    x.clear();
-    for (double value : point) x.emplace_back(value);
+    subgrad::variables(point, x);  // the independent variables, in one tape call
     const Var y = function.template operator()<Var>(x);
     subgrad::backward(y);
-    for (std::size_t i = 0; i < x.size(); ++i) gradient[i] = x[i].adjoint();
+    subgrad::adjoints(x, gradient);
   };
   row.subgrad_ns = median_ns(subgrad_gradient);
   subgrad_gradient();

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstring>
 
 #include <fmt/format.h>
 
@@ -156,6 +157,26 @@ detail::Block* Tape::grow(std::size_t operands_needed) {
   current_block_ = next;
   current_ = block;
   return block;
+}
+
+Index Tape::new_variables(std::size_t count) {
+  if (statement_count() + count > index_limit_) {  // all or nothing
+    throw Error(
+        fmt::format("subgrad::Tape::new_variables: cannot record {} variables after {} statements: "
+                    "a tape holds at most {} "
+                    "indices (32-bit)",
+                    count, statement_count(), index_limit_));
+  }
+  const auto first = static_cast<Index>(statement_count() + 1);
+  while (count > 0) {
+    detail::Block* block = current_;
+    if (block->statement_used == block->statement_capacity) block = grow(0);
+    const std::size_t taken = std::min(count, block->statement_capacity - block->statement_used);
+    std::memset(block->counts.get() + block->statement_used, 0, taken);
+    block->statement_used += taken;
+    count -= taken;
+  }
+  return first;
 }
 
 void Tape::record_node(NodeBackward backward) {

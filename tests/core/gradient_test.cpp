@@ -83,3 +83,35 @@ BOOST_AUTO_TEST_CASE(jacobian_one_row_per_output) {
   BOOST_TEST(j[2] == (std::vector<double>{0.0, 2.0}), boost::test_tools::per_element());
   BOOST_TEST(j[3] == (std::vector<double>{0.0, 0.0}), boost::test_tools::per_element());
 }
+
+BOOST_AUTO_TEST_CASE(variables_and_adjoints_in_bulk) {
+  Tape tape;
+  std::vector<double> values(10000);  // more than the first block holds
+  for (std::size_t i = 0; i < values.size(); ++i) values[i] = 0.001 * static_cast<double>(i);
+  Var before = 1.0;
+  const std::vector<Var> x = subgrad::variables(values);
+  BOOST_TEST(tape.statement_count() == 1u + values.size());
+  BOOST_TEST(tape.operand_count() == 0u);
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    BOOST_REQUIRE_EQUAL(x[i].value(), values[i]);
+    BOOST_REQUIRE_EQUAL(x[i].index(), before.index() + 1 + i);
+  }
+  Var sum = before * 0.0;
+  for (std::size_t i = 0; i < x.size(); ++i) sum += x[i] * static_cast<double>(i % 5);
+  subgrad::backward(sum);
+  const std::vector<double> bulk = subgrad::adjoints(x);
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    BOOST_REQUIRE_EQUAL(bulk[i], static_cast<double>(i % 5));
+    BOOST_REQUIRE_EQUAL(bulk[i], x[i].adjoint());
+  }
+  std::vector<double> too_small(3);
+  BOOST_CHECK_EXCEPTION(
+      subgrad::adjoints(x, too_small), subgrad::Error, [](const subgrad::Error& e) {
+        return std::string(e.what()).find("subgrad::adjoints: 10000 Vars but room for 3") !=
+               std::string::npos;
+      });
+  std::vector<Var> room(2);
+  BOOST_CHECK_THROW(subgrad::variables(values, room), subgrad::Error);
+  tape.clear();
+  BOOST_CHECK_THROW(subgrad::adjoints(x), subgrad::Error);  // x belongs to the tape before clear()
+}

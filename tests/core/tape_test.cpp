@@ -179,3 +179,12 @@ BOOST_AUTO_TEST_CASE(sweeping_an_empty_tape_is_an_error) {
                           return std::string(e.what()).find("empty") != std::string::npos;
                         });
 }
+
+BOOST_AUTO_TEST_CASE(bulk_variables_respect_the_index_limit) {
+  Tape tape;
+  subgrad::detail::TapeTesting::set_index_limit(tape, 5000);
+  BOOST_TEST(tape.new_variables(4000) == 1u);
+  BOOST_CHECK_THROW(tape.new_variables(2000), subgrad::Error);
+  BOOST_TEST(tape.statement_count() == 4000u);  // nothing of the refused call was recorded
+  BOOST_TEST(tape.new_variables(1000) == 4001u);
+}

@@ -12,6 +12,9 @@
 #include <type_traits>
 #include <vector>
 
+#include <fmt/format.h>
+
+#include "subgrad/core/error.hpp"
 #include "subgrad/core/expression.hpp"
 #include "subgrad/core/tape.hpp"
 #include "subgrad/core/var.hpp"
@@ -58,6 +61,41 @@ requires std::same_as<std::ranges::range_value_t<R>, Var> std::vector<double> gr
   return result;
 }
 
+/// New independent variables with these values on the active tape, recorded in one call.
+inline void variables(std::span<const double> values, std::span<Var> out) {
+  if (values.size() != out.size()) {
+    throw Error(fmt::format("subgrad::variables: {} values but room for {} Vars", values.size(),
+                            out.size()));
+  }
+  Tape& tape = Tape::active();
+  const Index first = tape.new_variables(values.size());
+  const std::uint32_t id = tape.id();
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    out[i] = detail::VarAccess::make(values[i], static_cast<Index>(first + i), id);
+  }
+}
+inline std::vector<Var> variables(std::span<const double> values) {
+  std::vector<Var> out(values.size());
+  variables(values, out);
+  return out;
+}
+
+/// The adjoints of these Vars after the last sweep of their (active) tape.
+inline void adjoints(std::span<const Var> xs, std::span<double> out) {
+  if (xs.size() != out.size()) {
+    throw Error(
+        fmt::format("subgrad::adjoints: {} Vars but room for {} adjoints", xs.size(), out.size()));
+  }
+  const Tape& tape = Tape::active();
+  for (std::size_t i = 0; i < xs.size(); ++i)
+    out[i] = tape.adjoint(xs[i].index(), xs[i].tape_id(), "subgrad::adjoints");
+}
+inline std::vector<double> adjoints(std::span<const Var> xs) {
+  std::vector<double> out(xs.size());
+  adjoints(xs, out);
+  return out;
+}
+
 /// The result of value_and_gradient.
 struct ValueAndGradient {
   double value;
@@ -78,15 +116,11 @@ constexpr bool is_double_range =
 template <class F, class R>
 ValueAndGradient value_and_gradient_on_new_tape(F& f, const R& x) {
   Tape tape;
-  std::vector<Var> inputs(std::ranges::begin(x), std::ranges::end(x));
+  const std::vector<Var> inputs =
+      variables(std::span<const double>(std::ranges::data(x), std::ranges::size(x)));
   const Var y = std::invoke(f, std::span<const Var>(inputs));
-  ValueAndGradient result{y.value(), {}};
-  result.gradient.reserve(inputs.size());
   tape.backward(y.index(), y.tape_id(), 1.0, "subgrad::gradient");
-  for (const Var& input : inputs) {
-    result.gradient.push_back(tape.adjoint(input.index(), input.tape_id(), "subgrad::gradient"));
-  }
-  return result;
+  return ValueAndGradient{y.value(), adjoints(inputs)};
 }
 }  // namespace detail
 

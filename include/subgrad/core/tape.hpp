@@ -111,6 +111,9 @@ class Tape {
   Index new_variable() {
     return record<0>([](Index*, double*) {});
   }
+  /// Records `count` independent variables in one call; their indices are consecutive, starting
+  /// at the one returned.
+  Index new_variables(std::size_t count);
 
   /// Records a statement with N operands written by `fill(indices, partials)`; returns the
   /// left-hand side's index. The hot path: no checks, no allocation unless a block is full.
