@@ -230,7 +230,8 @@ int main(int argc, char** argv) {
         const std::size_t last =
             std::min(order.size(), first + static_cast<std::size_t>(options.batch));
         tape.clear();
-        p.assign(network.parameters.begin(), network.parameters.end());
+        p.resize(network.parameters.size());
+        subgrad::variables(network.parameters, p);
         Var loss = 0.0 * p[0];
         for (std::size_t k = first; k < last; ++k) {
           const Sample& s = samples[order[k]];
@@ -238,8 +239,9 @@ int main(int argc, char** argv) {
         }
         loss *= 1.0 / static_cast<double>(last - first);
         subgrad::backward(loss);
+        subgrad::adjoints(p, gradient);
         for (std::size_t i = 0; i < p.size(); ++i)
-          network.parameters[i] -= options.rate * p[i].adjoint();
+          network.parameters[i] -= options.rate * gradient[i];
         epoch_loss += loss.value() * static_cast<double>(last - first);
       }
       int correct = 0;
