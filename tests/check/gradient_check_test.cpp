@@ -1,6 +1,7 @@
 // The checker never fails a correct primitive at any kink under any rule, and catches each
 // mutation: slopes off by 1e-4 relative, a kink value outside the subdifferential, and the
 // composite relu(x) - relu(-x) at 0.
+#include "subgrad/core/arithmetic.hpp"
 #include "subgrad/check/gradient_check.hpp"
 
 #include <cmath>

@@ -1,3 +1,4 @@
+#include "subgrad/core/arithmetic.hpp"
 #include "subgrad/core/file.hpp"
 
 #include <filesystem>

@@ -1,3 +1,4 @@
+#include "subgrad/core/arithmetic.hpp"
 #include "subgrad/core/kink.hpp"
 
 #include <boost/test/unit_test.hpp>

@@ -5,6 +5,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "subgrad/core/gradient.hpp"
+#include "subgrad/core/arithmetic.hpp"
 #include "subgrad/core/var.hpp"
 
 using subgrad::Slopes;

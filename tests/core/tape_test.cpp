@@ -7,6 +7,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "subgrad/core/gradient.hpp"
+#include "subgrad/core/arithmetic.hpp"
 #include "subgrad/core/var.hpp"
 #include "subgrad/math/elementary.hpp"
 

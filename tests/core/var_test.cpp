@@ -1,3 +1,4 @@
+#include "subgrad/core/arithmetic.hpp"
 #include "subgrad/core/var.hpp"
 
 #include <cmath>

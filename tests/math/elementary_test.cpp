@@ -1,3 +1,4 @@
+#include "subgrad/core/arithmetic.hpp"
 #include "subgrad/math/elementary.hpp"
 
 #include <cmath>

@@ -33,6 +33,7 @@
 #include "subgrad/core/gradient.hpp"
 #include "subgrad/core/kink.hpp"
 #include "subgrad/core/tape.hpp"
+#include "subgrad/core/arithmetic.hpp"
 #include "subgrad/core/var.hpp"
 #include "subgrad/forward/dual.hpp"
 

@@ -1,20 +1,15 @@
 #pragma once
 /// \file
 /// + - * / and unary minus over any mix of Var, expressions and passive numbers; comparisons
-/// by value; the compound assignments of Var.
+/// by value; the compound assignments of Var (+=, -=, *=, /=).
 
 #include <cstddef>
 
 #include "subgrad/core/expression.hpp"
+#include "subgrad/core/primal_value.hpp"
 #include "subgrad/core/var.hpp"
 
 namespace subgrad {
-
-namespace detail {
-template <class A, class B>
-concept OneIsExpression = ExpressionOperand<A> && ExpressionOperand<B> &&
-    (Expression<A> || Expression<B>);
-}  // namespace detail
 
 /// a + b; partials 1 and 1.
 template <Expression A, Expression B>
@@ -99,25 +94,25 @@ struct Negation {
 };
 
 template <class A, class B>
-requires detail::OneIsExpression<A, B>
+requires ExpressionOperands<A, B>
 constexpr auto operator+(const A& a, const B& b) {
   return Sum<detail::ExpressionOf<A>, detail::ExpressionOf<B>>(detail::as_expression(a),
                                                                detail::as_expression(b));
 }
 template <class A, class B>
-requires detail::OneIsExpression<A, B>
+requires ExpressionOperands<A, B>
 constexpr auto operator-(const A& a, const B& b) {
   return Difference<detail::ExpressionOf<A>, detail::ExpressionOf<B>>(detail::as_expression(a),
                                                                       detail::as_expression(b));
 }
 template <class A, class B>
-requires detail::OneIsExpression<A, B>
+requires ExpressionOperands<A, B>
 constexpr auto operator*(const A& a, const B& b) {
   return Product<detail::ExpressionOf<A>, detail::ExpressionOf<B>>(detail::as_expression(a),
                                                                    detail::as_expression(b));
 }
 template <class A, class B>
-requires detail::OneIsExpression<A, B>
+requires ExpressionOperands<A, B>
 constexpr auto operator/(const A& a, const B& b) {
   return Quotient<detail::ExpressionOf<A>, detail::ExpressionOf<B>>(detail::as_expression(a),
                                                                     detail::as_expression(b));
@@ -133,51 +128,52 @@ constexpr const A& operator+(const A& a) {
 
 // Comparisons look at values only; they record nothing.
 template <class A, class B>
-requires detail::OneIsExpression<A, B>
+requires ExpressionOperands<A, B>
 constexpr bool operator==(const A& a, const B& b) {
-  return detail::value_of(a) == detail::value_of(b);
+  return primal_value(a) == primal_value(b);
 }
 template <class A, class B>
-requires detail::OneIsExpression<A, B>
+requires ExpressionOperands<A, B>
 constexpr bool operator!=(const A& a, const B& b) {
-  return detail::value_of(a) != detail::value_of(b);
+  return primal_value(a) != primal_value(b);
 }
 template <class A, class B>
-requires detail::OneIsExpression<A, B>
+requires ExpressionOperands<A, B>
 constexpr bool operator<(const A& a, const B& b) {
-  return detail::value_of(a) < detail::value_of(b);
+  return primal_value(a) < primal_value(b);
 }
 template <class A, class B>
-requires detail::OneIsExpression<A, B>
+requires ExpressionOperands<A, B>
 constexpr bool operator<=(const A& a, const B& b) {
-  return detail::value_of(a) <= detail::value_of(b);
+  return primal_value(a) <= primal_value(b);
 }
 template <class A, class B>
-requires detail::OneIsExpression<A, B>
+requires ExpressionOperands<A, B>
 constexpr bool operator>(const A& a, const B& b) {
-  return detail::value_of(a) > detail::value_of(b);
+  return primal_value(a) > primal_value(b);
 }
 template <class A, class B>
-requires detail::OneIsExpression<A, B>
+requires ExpressionOperands<A, B>
 constexpr bool operator>=(const A& a, const B& b) {
-  return detail::value_of(a) >= detail::value_of(b);
+  return primal_value(a) >= primal_value(b);
 }
 
+// Compound assignments: one new statement each, as `x = x + other`.
 template <ExpressionOperand E>
-Var& Var::operator+=(const E& other) {
-  return *this = *this + other;
+Var& operator+=(Var& x, const E& other) {
+  return x = x + other;
 }
 template <ExpressionOperand E>
-Var& Var::operator-=(const E& other) {
-  return *this = *this - other;
+Var& operator-=(Var& x, const E& other) {
+  return x = x - other;
 }
 template <ExpressionOperand E>
-Var& Var::operator*=(const E& other) {
-  return *this = *this * other;
+Var& operator*=(Var& x, const E& other) {
+  return x = x * other;
 }
 template <ExpressionOperand E>
-Var& Var::operator/=(const E& other) {
-  return *this = *this / other;
+Var& operator/=(Var& x, const E& other) {
+  return x = x / other;
 }
 
 }  // namespace subgrad

@@ -29,6 +29,11 @@ concept Passive = std::is_arithmetic_v<std::remove_cvref_t<T>>;
 template <class T>
 concept ExpressionOperand = Expression<T> || Passive<T>;
 
+/// Two operands of a binary operation or primitive, at least one of them an expression.
+template <class A, class B>
+concept ExpressionOperands = ExpressionOperand<A> && ExpressionOperand<B> &&
+    (Expression<A> || Expression<B>);
+
 /// A passive constant inside an expression: it costs nothing on the tape.
 struct Constant {
   using subgrad_expression_tag = void;
@@ -52,15 +57,6 @@ constexpr auto as_expression(const T& operand) {
 template <ExpressionOperand T>
 using ExpressionOf = decltype(as_expression(std::declval<const T&>()));
 
-/// The value of an expression or a passive number.
-template <ExpressionOperand T>
-constexpr double value_of(const T& operand) {
-  if constexpr (Passive<T>) {
-    return static_cast<double>(operand);
-  } else {
-    return operand.value();
-  }
-}
 }  // namespace detail
 
 }  // namespace subgrad

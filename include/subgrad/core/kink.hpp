@@ -2,8 +2,12 @@
 /// \file
 /// One-sided slopes of a primitive and the rule that picks a derivative where they differ.
 
+#include <array>
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
+#include <limits>
+#include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -12,6 +16,7 @@
 #include <fmt/format.h>
 
 #include "subgrad/core/error.hpp"
+#include "subgrad/core/primal_value.hpp"
 
 namespace subgrad {
 
@@ -107,6 +112,10 @@ constexpr KinkRule convex(double t) {
   }
   return KinkRule{KinkRule::Kind::convex, t};
 }
+/// One rule of each kind, for code that must hold under every rule (tests, reports); the convex
+/// family is represented by t = 0.25, a weight no other kind gives.
+inline constexpr std::array<KinkRule, 5> all = {min_norm, left, right, midpoint,
+                                                KinkRule{KinkRule::Kind::convex, 0.25}};
 }  // namespace kink
 
 /// Reads a rule as written on a command line: "min_norm", "left", "right", "midpoint" or
@@ -164,21 +173,64 @@ inline double kink_weight(KinkRule rule, const double* left, const double* right
   }
   return 0.0;
 }
+
+/// The weight of each piece's derivative in d max(pieces) (maxout): the largest piece gets 1; k
+/// tied pieces share it as the rule says (min_norm and midpoint: 1/k each; right: all to the
+/// first tied piece; left: all to the last; convex(t): t to the first, 1 - t to the last, so two
+/// pieces behave exactly as max(x, y)). The one definition, shared by every mode. Returns the
+/// maximum (NaN if any piece is NaN, with NaN weights).
+inline double maxout_weights(std::span<const double> values, KinkRule rule,
+                             std::span<double> weights) {
+  if (values.empty()) throw Error("subgrad::maxout: needs at least one piece");
+  double largest = values[0];
+  bool has_nan = false;
+  for (double v : values) {
+    if (std::isnan(v)) has_nan = true;
+    if (v > largest) largest = v;
+  }
+  if (has_nan) {
+    for (double& w : weights) w = std::numeric_limits<double>::quiet_NaN();
+    return std::numeric_limits<double>::quiet_NaN();
+  }
+  std::size_t first = values.size(), last = 0, tied = 0;
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    weights[i] = 0.0;
+    if (values[i] == largest) {
+      if (first == values.size()) first = i;
+      last = i;
+      ++tied;
+    }
+  }
+  if (tied == 1) {
+    weights[first] = 1.0;
+    return largest;
+  }
+  switch (rule.kind) {
+    case KinkRule::Kind::min_norm:
+    case KinkRule::Kind::midpoint:
+      for (std::size_t i = 0; i < values.size(); ++i) {
+        if (values[i] == largest) weights[i] = 1.0 / static_cast<double>(tied);
+      }
+      break;
+    case KinkRule::Kind::right:
+      weights[first] = 1.0;
+      break;
+    case KinkRule::Kind::left:
+      weights[last] = 1.0;
+      break;
+    case KinkRule::Kind::convex:
+      weights[first] = rule.weight;
+      weights[last] = 1.0 - rule.weight;
+      break;
+  }
+  return largest;
+}
 }  // namespace detail
 
 /// The kink rule in force on this thread (kink::min_norm unless a KinkScope says otherwise).
 inline KinkRule current_kink_rule() noexcept { return detail::thread_kink_rule; }
 
 namespace detail {
-/// The plain number inside a scalar or a (nested) Dual: the decisions at a kink are made on it.
-template <class T>
-constexpr double plain(const T& x) {
-  if constexpr (std::is_arithmetic_v<T>) {
-    return static_cast<double>(x);
-  } else {
-    return plain(x.value());
-  }
-}
 template <class T>
 constexpr T mix(const T& left, const T& right, double t) {
   if (t == 0.0) return left;  // the endpoint itself, so an infinite other side does not leak in
@@ -191,8 +243,8 @@ constexpr T mix(const T& left, const T& right, double t) {
 /// T is double, or a Dual in nested forward mode (the choice is made on the plain values).
 template <class T>
 constexpr T resolve(const BasicSlopes<T>& slopes, KinkRule rule) {
-  const double left = detail::plain(slopes.left);
-  const double right = detail::plain(slopes.right);
+  const double left = primal_value(slopes.left);
+  const double right = primal_value(slopes.right);
   if (left == right) return slopes.left;
   if (rule.kind == KinkRule::Kind::min_norm) {
     // Exactly 0 when the interval contains it; otherwise the end nearer to 0.
@@ -207,8 +259,8 @@ constexpr T resolve(const BasicSlopes<T>& slopes, KinkRule rule) {
 /// so the result is a point of the Clarke subdifferential.
 template <class T>
 constexpr BinaryPartials<T> resolve(const BasicBinarySlopes<T>& slopes, KinkRule rule) {
-  const double left[2] = {detail::plain(slopes.x.left), detail::plain(slopes.y.left)};
-  const double right[2] = {detail::plain(slopes.x.right), detail::plain(slopes.y.right)};
+  const double left[2] = {primal_value(slopes.x.left), primal_value(slopes.y.left)};
+  const double right[2] = {primal_value(slopes.x.right), primal_value(slopes.y.right)};
   if (left[0] == right[0] && left[1] == right[1]) return {slopes.x.left, slopes.y.left};
   const double t = detail::kink_weight(rule, left, right, 2);
   return {detail::mix(slopes.x.left, slopes.x.right, t),

@@ -12,11 +12,13 @@
 #include <concepts>
 #include <cstddef>
 #include <string_view>
+#include <tuple>
 #include <type_traits>
 #include <vector>
 
 #include "subgrad/core/expression.hpp"
 #include "subgrad/core/kink.hpp"
+#include "subgrad/core/primal_value.hpp"
 
 namespace subgrad {
 
@@ -79,16 +81,6 @@ constexpr BasicBinaryEvaluation<T> evaluate(const R& rule, const T& x, const T& 
     return rule.evaluate(x, y);
   } else {
     return BasicBinaryEvaluation<T>{static_cast<T>(rule.value(x, y)), rule.slopes(x, y)};
-  }
-}
-
-/// The plain number behind a double, a Var, an expression or a (nested) Dual.
-template <class T>
-constexpr double primal_value(const T& x) {
-  if constexpr (Passive<T>) {
-    return static_cast<double>(x);
-  } else {
-    return primal_value(x.value());
   }
 }
 
@@ -166,12 +158,6 @@ struct BinaryExpression {
   }
 };
 
-namespace detail {
-template <class A, class B>
-concept BinaryOperands = ExpressionOperand<A> && ExpressionOperand<B> &&
-    (Expression<A> || Expression<B>);
-}  // namespace detail
-
 /// Turns a rule into a callable: on double it gives the value, on a Var or expression an
 /// expression; a trailing KinkRule overrides the thread's rule for this call.
 template <class Rule>
@@ -226,25 +212,25 @@ struct Primitive {
     return rule.value(static_cast<double>(x), static_cast<double>(y));
   }
   template <class X, class Y>
-  requires BinaryRule<Rule> && detail::BinaryOperands<X, Y>
+  requires BinaryRule<Rule> && ExpressionOperands<X, Y>
   constexpr auto operator()(const X& x, const Y& y) const {
     return make_binary(x, y, ThreadKinkRule{});
   }
   template <class X, class Y>
-  requires BinaryRule<Rule> && detail::BinaryOperands<X, Y>
+  requires BinaryRule<Rule> && ExpressionOperands<X, Y>
   constexpr auto operator()(const X& x, const Y& y, KinkRule kink_rule) const {
     return make_binary(x, y, CallKinkRule{kink_rule});
   }
   template <class X, class Y>
   requires BinaryRule<Rule> &&
-      (!detail::BinaryOperands<X, Y>)&&(!(Passive<X> && Passive<Y>)) constexpr auto
+      (!ExpressionOperands<X, Y>)&&(!(Passive<X> && Passive<Y>)) constexpr auto
       operator()(const X& x, const Y& y) const
       -> decltype(apply_primitive(rule, x, y, ThreadKinkRule{})) {
     return apply_primitive(rule, x, y, ThreadKinkRule{});
   }
   template <class X, class Y>
   requires BinaryRule<Rule> &&
-      (!detail::BinaryOperands<X, Y>)&&(!(Passive<X> && Passive<Y>)) constexpr auto
+      (!ExpressionOperands<X, Y>)&&(!(Passive<X> && Passive<Y>)) constexpr auto
       operator()(const X& x, const Y& y, KinkRule kink_rule) const
       -> decltype(apply_primitive(rule, x, y, CallKinkRule{kink_rule})) {
     return apply_primitive(rule, x, y, CallKinkRule{kink_rule});
@@ -255,25 +241,114 @@ struct Primitive {
   constexpr auto make_binary(const X& x, const Y& y, Choice choice) const {
     using First = detail::ExpressionOf<X>;
     using Second = detail::ExpressionOf<Y>;
-    const BinaryEvaluation at = evaluate(rule, static_cast<double>(detail::value_of(x)),
-                                         static_cast<double>(detail::value_of(y)));
+    const BinaryEvaluation at = evaluate(rule, primal_value(x),
+                                         primal_value(y));
     return BinaryExpression<First, Second, Choice>{
         detail::as_expression(x), detail::as_expression(y), at.value, at.slopes, choice};
   }
 };
 
+namespace detail {
+template <class Rule>
+inline constexpr std::size_t rule_arity = UnaryRule<Rule> ? 1 : 2;
+
+template <class... Args>
+struct EndsWithKinkRule : std::false_type {};
+template <class Last>
+struct EndsWithKinkRule<Last> : std::is_same<std::remove_cvref_t<Last>, KinkRule> {};
+template <class First, class Second, class... Rest>
+struct EndsWithKinkRule<First, Second, Rest...> : EndsWithKinkRule<Second, Rest...> {};
+
+// Whether call_primitive<Rule>(args...) is well formed: the operands come first, then the
+// parameters of the rule's constructor, then optionally a KinkRule.
+template <class Rule, class... Args>
+consteval bool is_primitive_call() {
+  if constexpr (!(UnaryRule<Rule> || BinaryRule<Rule>)) {
+    return false;
+  } else {
+    constexpr std::size_t arity = rule_arity<Rule>;
+    constexpr bool with_rule = EndsWithKinkRule<Args...>::value;
+    if constexpr (sizeof...(Args) < arity + (with_rule ? 1 : 0)) {
+      return false;
+    } else {
+      using Types = std::tuple<const Args&...>;
+      constexpr std::size_t parameters = sizeof...(Args) - arity - (with_rule ? 1 : 0);
+      return []<std::size_t... O, std::size_t... P>(std::index_sequence<O...>,
+                                                    std::index_sequence<P...>) {
+        if constexpr (!std::constructible_from<Rule, std::tuple_element_t<arity + P, Types>...>) {
+          return false;
+        } else if constexpr (with_rule) {
+          return std::invocable<const Primitive<Rule>&, std::tuple_element_t<O, Types>..., KinkRule>;
+        } else {
+          return std::invocable<const Primitive<Rule>&, std::tuple_element_t<O, Types>...>;
+        }
+      }(std::make_index_sequence<arity>{}, std::make_index_sequence<parameters>{});
+    }
+  }
+}
+// Whether some operand of the call is not a plain number.
+template <class Rule, class... Args>
+consteval bool has_active_operand() {
+  if constexpr (sizeof...(Args) < rule_arity<Rule>) {
+    return false;
+  } else {
+    return []<std::size_t... O>(std::index_sequence<O...>) {
+      return !(Passive<std::tuple_element_t<O, std::tuple<Args...>>> && ...);
+    }(std::make_index_sequence<rule_arity<Rule>>{});
+  }
+}
+}  // namespace detail
+
+/// A call `f(operands..., parameters..., [KinkRule])` of the primitive of Rule: one operand for a
+/// unary rule, two for a binary one, then what Rule's constructor takes (its parameters, which it
+/// validates), then optionally the kink rule for this call.
+template <class Rule, class... Args>
+concept PrimitiveCall = detail::is_primitive_call<Rule, Args...>();
+
+/// The same, with at least one operand that is not a plain number (for the functions whose name
+/// the standard library already gives to the plain version, such as exp and abs).
+template <class Rule, class... Args>
+concept ActivePrimitiveCall =
+    PrimitiveCall<Rule, Args...> && detail::has_active_operand<Rule, Args...>();
+
+/// The one way from a rule to its public function: builds Rule from the parameters and applies
+/// it to the operands, with the trailing KinkRule if there is one (else the thread's rule).
+template <class Rule, class... Args>
+requires PrimitiveCall<Rule, Args...>
+constexpr auto call_primitive(const Args&... args) {
+  constexpr std::size_t arity = detail::rule_arity<Rule>;
+  constexpr bool with_rule = detail::EndsWithKinkRule<Args...>::value;
+  constexpr std::size_t parameters = sizeof...(Args) - arity - (with_rule ? 1 : 0);
+  const std::tuple<const Args&...> all(args...);
+  return [&all]<std::size_t... O, std::size_t... P>(std::index_sequence<O...>,
+                                                     std::index_sequence<P...>) {
+    const Primitive<Rule> primitive{Rule(std::get<arity + P>(all)...)};
+    if constexpr (with_rule) {
+      return primitive(std::get<O>(all)..., std::get<sizeof...(Args) - 1>(all));
+    } else {
+      return primitive(std::get<O>(all)...);
+    }
+  }(std::make_index_sequence<arity>{}, std::make_index_sequence<parameters>{});
+}
+
 }  // namespace subgrad
 
-/// Defines `function(x)` and `function(x, KinkRule)` for a rule without parameters, for every
-/// argument Primitive<Rule> accepts (double, Var expressions, Dual, ...):
+/// Defines the public function of a rule, for every argument Primitive<Rule> accepts (double,
+/// Var expressions, Dual, tensor expressions): `function(x, parameters..., [KinkRule])` for a
+/// unary rule, `function(x, y, parameters..., [KinkRule])` for a binary one. The parameters go
+/// to the rule's constructor, so their defaults and their validation live in the rule:
 ///   SUBGRAD_PRIMITIVE_FUNCTION(shrink, Shrink)
-#define SUBGRAD_PRIMITIVE_FUNCTION(function, Rule)                                               \
-  template <class T>                                                                             \
-  requires std::invocable < const ::subgrad::Primitive<Rule>                                     \
-  &, const T& > constexpr auto function(const T& x) { return ::subgrad::Primitive<Rule>{}(x); }  \
-  template <class T>                                                                             \
-  requires std::invocable < const ::subgrad::Primitive<Rule>                                     \
-  &, const T&,                                                                                   \
-      ::subgrad::KinkRule > constexpr auto function(const T& x, ::subgrad::KinkRule kink_rule) { \
-    return ::subgrad::Primitive<Rule>{}(x, kink_rule);                                           \
+#define SUBGRAD_PRIMITIVE_FUNCTION(function, Rule)                   \
+  template <class... Args>                                           \
+  requires ::subgrad::PrimitiveCall<Rule, Args...>                   \
+  constexpr auto function(const Args&... args) {                     \
+    return ::subgrad::call_primitive<Rule>(args...);                 \
+  }
+/// The same for a name the standard library gives to the plain-number version (exp, abs, max):
+/// the function takes at least one operand that is not a plain number.
+#define SUBGRAD_ACTIVE_PRIMITIVE_FUNCTION(function, Rule)            \
+  template <class... Args>                                           \
+  requires ::subgrad::ActivePrimitiveCall<Rule, Args...>             \
+  constexpr auto function(const Args&... args) {                     \
+    return ::subgrad::call_primitive<Rule>(args...);                 \
   }

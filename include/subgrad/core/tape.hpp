@@ -119,46 +119,12 @@ class Tape {
   /// left-hand side's index. The hot path: no checks, no allocation unless a block is full.
   template <std::size_t N, class Fill>
   Index record(Fill&& fill) {
-    detail::Block* block = current_;
-    if (block->operand_used + N > block->operand_capacity ||
-        block->statement_used == block->statement_capacity) [[unlikely]] {
-      block = grow(N);
-    }
-    fill(block->indices.get() + block->operand_used, block->partials.get() + block->operand_used);
-    if constexpr (N > 0) {
-      if (block->operand_used == 0) [[unlikely]]
-        block->first_with_operands = block->statement_used;
-    }
-    block->operand_used += N;
-    if constexpr (N < detail::large_statement) {
-      block->counts[block->statement_used] = static_cast<std::uint8_t>(N);
-    } else {
-      block->counts[block->statement_used] = detail::large_statement;
-      block->large_counts.push_back(static_cast<std::uint32_t>(N));
-    }
-    ++block->statement_used;
-    return static_cast<Index>(block->first_statement + block->statement_used);
+    return record_statement(N, fill);
   }
-
   /// Records a statement whose operand count is known only at run time.
   template <class Fill>
   Index record_dynamic(std::size_t count, Fill&& fill) {
-    detail::Block* block = current_;
-    if (block->operand_used + count > block->operand_capacity ||
-        block->statement_used == block->statement_capacity) {
-      block = grow(count);
-    }
-    fill(block->indices.get() + block->operand_used, block->partials.get() + block->operand_used);
-    if (count > 0 && block->operand_used == 0) block->first_with_operands = block->statement_used;
-    block->operand_used += count;
-    if (count < detail::large_statement) {
-      block->counts[block->statement_used] = static_cast<std::uint8_t>(count);
-    } else {
-      block->counts[block->statement_used] = detail::large_statement;
-      block->large_counts.push_back(static_cast<std::uint32_t>(count));
-    }
-    ++block->statement_used;
-    return static_cast<Index>(block->first_statement + block->statement_used);
+    return record_statement(count, fill);
   }
 
   /// Records a node at the current position: the sweep calls `backward` after every statement
@@ -169,6 +135,27 @@ class Tape {
   struct PassiveTag {};
   explicit Tape(PassiveTag);
   static Tape& default_for_thread();
+  // The one body of record<N> and record_dynamic; inlined, so that a compile-time count folds.
+  template <class Fill>
+  [[gnu::always_inline]] inline Index record_statement(std::size_t count, Fill& fill) {
+    detail::Block* block = current_;
+    if (block->operand_used + count > block->operand_capacity ||
+        block->statement_used == block->statement_capacity) [[unlikely]] {
+      block = grow(count);
+    }
+    fill(block->indices.get() + block->operand_used, block->partials.get() + block->operand_used);
+    if (count > 0 && block->operand_used == 0) [[unlikely]]
+      block->first_with_operands = block->statement_used;
+    block->operand_used += count;
+    if (count < detail::large_statement) [[likely]] {
+      block->counts[block->statement_used] = static_cast<std::uint8_t>(count);
+    } else {
+      block->counts[block->statement_used] = detail::large_statement;
+      block->large_counts.push_back(static_cast<std::uint32_t>(count));
+    }
+    ++block->statement_used;
+    return static_cast<Index>(block->first_statement + block->statement_used);
+  }
   detail::Block* grow(std::size_t operands_needed);
   void sweep(std::uint64_t statement_end);
   [[noreturn]] void throw_bad_adjoint(Index index, std::uint32_t tape,

@@ -49,15 +49,6 @@ class Var {
     return *this;
   }
 
-  template <ExpressionOperand E>
-  Var& operator+=(const E& other);
-  template <ExpressionOperand E>
-  Var& operator-=(const E& other);
-  template <ExpressionOperand E>
-  Var& operator*=(const E& other);
-  template <ExpressionOperand E>
-  Var& operator/=(const E& other);
-
   constexpr double value() const noexcept { return value_; }
   /// d(output)/d(this) after the last backward() on this Var's tape, which must be active.
   double adjoint() const { return Tape::active().adjoint(index_, tape_, "subgrad::Var::adjoint"); }
@@ -106,6 +97,3 @@ inline Var detail::VarAccess::make(double value, Index index, std::uint32_t tape
 }
 
 }  // namespace subgrad
-
-// The compound assignments are defined with the arithmetic operators.
-#include "subgrad/core/arithmetic.hpp"  // IWYU pragma: export

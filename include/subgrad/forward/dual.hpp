@@ -188,7 +188,7 @@ auto maxout_of_duals(Choice choice, const Pieces&... pieces) {
   using T = typename D::value_type;
   const std::array<D, sizeof...(Pieces)> duals{as_dual<T>(pieces)...};
   std::array<double, sizeof...(Pieces)> values{};
-  for (std::size_t i = 0; i < duals.size(); ++i) values[i] = plain(duals[i]);
+  for (std::size_t i = 0; i < duals.size(); ++i) values[i] = primal_value(duals[i]);
   std::array<double, sizeof...(Pieces)> weights{};
   maxout_weights(values, choice.get(), weights);
   std::size_t largest = 0;
@@ -221,9 +221,9 @@ template <class T>
 struct fmt::formatter<subgrad::Dual<T>> : fmt::formatter<double> {
   template <class Context>
   auto format(const subgrad::Dual<T>& x, Context& context) const {
-    auto out = fmt::formatter<double>::format(subgrad::detail::plain(x.value()), context);
+    auto out = fmt::formatter<double>::format(subgrad::primal_value(x.value()), context);
     out = fmt::format_to(out, " + ");
-    out = fmt::formatter<double>::format(subgrad::detail::plain(x.tangent()), context);
+    out = fmt::formatter<double>::format(subgrad::primal_value(x.tangent()), context);
     return fmt::format_to(out, "ε");
   }
 };

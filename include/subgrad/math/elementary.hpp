@@ -20,6 +20,7 @@
 #include "subgrad/core/error.hpp"
 #include "subgrad/core/kink.hpp"
 #include "subgrad/core/primitive.hpp"
+#include "subgrad/math/piecewise.hpp"
 
 namespace subgrad {
 
@@ -375,33 +376,51 @@ struct Round {
     return detail::steps(low, high, 0.5);
   }
 };
-/// clamp(x, lo, hi); slope 1 inside, 0 outside.
-struct Clamp {
-  static constexpr std::string_view name = "clamp";
-  double lo = -1.0;
-  double hi = 1.0;
+/// clip(x, min, max): x limited to [min, max]; d/dx = [min < x < max]. The one clip logic:
+/// hardtanh, clamp, relu6 and hardsigmoid are made of it.
+struct Clip {
+  static constexpr std::string_view name = "clip";
+  double min;
+  double max;
+  constexpr Clip(double min_, double max_) : min(min_), max(max_) {
+    detail::require_order(name, "min", min, "max", max);
+  }
   template <class T>
   constexpr Evaluation<T> evaluate(const T& x) const {
-    if (x < lo) return {T(lo), {T(0.0), T(0.0)}};
-    if (x > hi) return {T(hi), {T(0.0), T(0.0)}};
-    if (lo == hi) return {T(lo), {T(0.0), T(0.0)}};
-    if (x == lo) return {x, {T(0.0), T(1.0)}};  // at lo: left 0, right 1; min_norm 0 (PyTorch 1)
-    if (x == hi) return {x, {T(1.0), T(0.0)}};  // at hi: left 1, right 0; min_norm 0 (PyTorch 1)
-    if (x > lo && x < hi) return {x, {T(1.0), T(1.0)}};
-    return {x, {x, x}};  // NaN
+    if (x > min && x < max) return detail::line(x, 1.0);
+    if (x < min) return detail::line(T(min), 0.0);
+    if (x > max) return detail::line(T(max), 0.0);
+    if (min == max) return detail::line(T(min), 0.0);
+    // at min: left 0, right 1; min_norm 0 (= PyTorch hardtanh; PyTorch clamp 1; JAX 1)
+    if (x == min) return detail::corner(T(min), 0.0, 1.0);
+    // at max: left 1, right 0; min_norm 0 (= PyTorch hardtanh; PyTorch clamp 1; JAX 1)
+    if (x == max) return detail::corner(T(max), 1.0, 0.0);
+    return detail::not_a_number(x);
   }
   std::vector<KinkPoint> kinks(double low, double high) const {
-    std::vector<KinkPoint> points;
-    if (lo == hi) return points;
-    if (lo >= low && lo <= high) points.push_back({lo, Smoothness::kink});
-    if (hi >= low && hi <= high) points.push_back({hi, Smoothness::kink});
-    return points;
+    return min == max ? std::vector<KinkPoint>{} : detail::points_in(low, high, {min, max});
+  }
+
+ protected:
+  // For the named forms, whose messages must name themselves.
+  constexpr Clip(double min_, double max_, std::string_view primitive,
+                 std::string_view min_name = "min", std::string_view max_name = "max")
+      : min(min_), max(max_) {
+    detail::require_order(primitive, min_name, min, max_name, max);
   }
 };
+
+/// clamp(x, lo, hi): clip(x, lo, hi). PyTorch's clamp gives 1 at the bounds; min_norm gives 0.
+struct Clamp : Clip {
+  static constexpr std::string_view name = "clamp";
+  constexpr Clamp(double lo, double hi) : Clip(lo, hi, name, "lo", "hi") {}
+};
+
 /// x^p for a passive exponent p; d/dx = p x^(p-1) (0 when p == 0).
 struct Power {
   static constexpr std::string_view name = "pow";
-  double exponent = 1.0;
+  double exponent;
+  constexpr explicit Power(double exponent_) : exponent(exponent_) {}
   template <class T>
   Evaluation<T> evaluate(const T& x) const {
     using std::pow;
@@ -412,7 +431,8 @@ struct Power {
 /// b^y for a passive base b; d/dy = ln(b) b^y (0 when b == 0).
 struct Exponential {
   static constexpr std::string_view name = "pow";
-  double base = std::numbers::e;
+  double base;
+  constexpr explicit Exponential(double base_) : base(base_) {}
   template <class T>
   Evaluation<T> evaluate(const T& y) const {
     using std::exp;
@@ -561,119 +581,63 @@ struct Fmin {
 
 }  // namespace rules
 
-namespace detail {
-/// A non-passive argument a primitive accepts: a Var expression, a Dual, a tensor expression.
-template <class Rule, class T>
-concept ActiveArgumentOf = (!Passive<T>)&&std::invocable<const Primitive<Rule>&, const T&>;
-template <class Rule, class X, class Y>
-concept ActiveArgumentsOf =
-    (!(Passive<X> && Passive<Y>)) && std::invocable<const Primitive<Rule>&, const X&, const Y&>;
-}  // namespace detail
-
-// One line per function: the callable is the rule's Primitive, found by ADL on Var arguments.
-#define SUBGRAD_UNARY_FUNCTION(function, Rule) \
-  template <class T>                           \
-  requires detail::ActiveArgumentOf<Rule, T>   \
-  constexpr auto function(const T& x) { return Primitive<Rule>{}(x); }
-#define SUBGRAD_BINARY_FUNCTION(function, Rule)                                       \
-  template <class X, class Y>                                                         \
-  requires detail::ActiveArgumentsOf<Rule, X, Y>                                      \
-  constexpr auto function(const X& x, const Y& y) { return Primitive<Rule>{}(x, y); } \
-  template <class X, class Y>                                                         \
-  requires detail::ActiveArgumentsOf<Rule, X, Y>                                      \
-  constexpr auto function(const X& x, const Y& y, KinkRule kink_rule) {               \
-    return Primitive<Rule>{}(x, y, kink_rule);                                        \
-  }
-
-SUBGRAD_UNARY_FUNCTION(exp, rules::Exp)
-SUBGRAD_UNARY_FUNCTION(exp2, rules::Exp2)
-SUBGRAD_UNARY_FUNCTION(expm1, rules::Expm1)
-SUBGRAD_UNARY_FUNCTION(log, rules::Log)
-SUBGRAD_UNARY_FUNCTION(log2, rules::Log2)
-SUBGRAD_UNARY_FUNCTION(log10, rules::Log10)
-SUBGRAD_UNARY_FUNCTION(log1p, rules::Log1p)
-SUBGRAD_UNARY_FUNCTION(sqrt, rules::Sqrt)
-SUBGRAD_UNARY_FUNCTION(cbrt, rules::Cbrt)
-SUBGRAD_UNARY_FUNCTION(sin, rules::Sin)
-SUBGRAD_UNARY_FUNCTION(cos, rules::Cos)
-SUBGRAD_UNARY_FUNCTION(tan, rules::Tan)
-SUBGRAD_UNARY_FUNCTION(asin, rules::Asin)
-SUBGRAD_UNARY_FUNCTION(acos, rules::Acos)
-SUBGRAD_UNARY_FUNCTION(atan, rules::Atan)
-SUBGRAD_UNARY_FUNCTION(sinh, rules::Sinh)
-SUBGRAD_UNARY_FUNCTION(cosh, rules::Cosh)
-SUBGRAD_UNARY_FUNCTION(tanh, rules::Tanh)
-SUBGRAD_UNARY_FUNCTION(asinh, rules::Asinh)
-SUBGRAD_UNARY_FUNCTION(acosh, rules::Acosh)
-SUBGRAD_UNARY_FUNCTION(atanh, rules::Atanh)
-SUBGRAD_UNARY_FUNCTION(erf, rules::Erf)
-SUBGRAD_UNARY_FUNCTION(erfc, rules::Erfc)
-SUBGRAD_UNARY_FUNCTION(floor, rules::Floor)
-SUBGRAD_UNARY_FUNCTION(ceil, rules::Ceil)
-SUBGRAD_UNARY_FUNCTION(round, rules::Round)
-SUBGRAD_BINARY_FUNCTION(atan2, rules::Atan2)
-SUBGRAD_BINARY_FUNCTION(hypot, rules::Hypot)
-SUBGRAD_BINARY_FUNCTION(max, rules::Max)
-SUBGRAD_BINARY_FUNCTION(min, rules::Min)
-SUBGRAD_BINARY_FUNCTION(fmax, rules::Fmax)
-SUBGRAD_BINARY_FUNCTION(fmin, rules::Fmin)
-#undef SUBGRAD_UNARY_FUNCTION
-#undef SUBGRAD_BINARY_FUNCTION
-
-/// x^2 (also on double).
-template <class T>
-requires std::invocable < const Primitive<rules::Square>
-&, const T& > constexpr auto square(const T& x) { return Primitive<rules::Square>{}(x); }
-/// 1/(1 + exp(-x)) (also on double).
-template <class T>
-requires std::invocable < const Primitive<rules::Sigmoid>
-&, const T& > constexpr auto sigmoid(const T& x) { return Primitive<rules::Sigmoid>{}(x); }
+// On plain numbers the standard functions serve (std::exp), so these take an active operand.
+SUBGRAD_ACTIVE_PRIMITIVE_FUNCTION(exp, rules::Exp)
+SUBGRAD_ACTIVE_PRIMITIVE_FUNCTION(exp2, rules::Exp2)
+SUBGRAD_ACTIVE_PRIMITIVE_FUNCTION(expm1, rules::Expm1)
+SUBGRAD_ACTIVE_PRIMITIVE_FUNCTION(log, rules::Log)
+SUBGRAD_ACTIVE_PRIMITIVE_FUNCTION(log2, rules::Log2)
+SUBGRAD_ACTIVE_PRIMITIVE_FUNCTION(log10, rules::Log10)
+SUBGRAD_ACTIVE_PRIMITIVE_FUNCTION(log1p, rules::Log1p)
+SUBGRAD_ACTIVE_PRIMITIVE_FUNCTION(sqrt, rules::Sqrt)
+SUBGRAD_ACTIVE_PRIMITIVE_FUNCTION(cbrt, rules::Cbrt)
+SUBGRAD_ACTIVE_PRIMITIVE_FUNCTION(sin, rules::Sin)
+SUBGRAD_ACTIVE_PRIMITIVE_FUNCTION(cos, rules::Cos)
+SUBGRAD_ACTIVE_PRIMITIVE_FUNCTION(tan, rules::Tan)
+SUBGRAD_ACTIVE_PRIMITIVE_FUNCTION(asin, rules::Asin)
+SUBGRAD_ACTIVE_PRIMITIVE_FUNCTION(acos, rules::Acos)
+SUBGRAD_ACTIVE_PRIMITIVE_FUNCTION(atan, rules::Atan)
+SUBGRAD_ACTIVE_PRIMITIVE_FUNCTION(sinh, rules::Sinh)
+SUBGRAD_ACTIVE_PRIMITIVE_FUNCTION(cosh, rules::Cosh)
+SUBGRAD_ACTIVE_PRIMITIVE_FUNCTION(tanh, rules::Tanh)
+SUBGRAD_ACTIVE_PRIMITIVE_FUNCTION(asinh, rules::Asinh)
+SUBGRAD_ACTIVE_PRIMITIVE_FUNCTION(acosh, rules::Acosh)
+SUBGRAD_ACTIVE_PRIMITIVE_FUNCTION(atanh, rules::Atanh)
+SUBGRAD_ACTIVE_PRIMITIVE_FUNCTION(erf, rules::Erf)
+SUBGRAD_ACTIVE_PRIMITIVE_FUNCTION(erfc, rules::Erfc)
+SUBGRAD_ACTIVE_PRIMITIVE_FUNCTION(floor, rules::Floor)
+SUBGRAD_ACTIVE_PRIMITIVE_FUNCTION(ceil, rules::Ceil)
+SUBGRAD_ACTIVE_PRIMITIVE_FUNCTION(round, rules::Round)
 /// |x|; at 0 the kink rule decides (min_norm: 0).
-template <class T>
-requires detail::ActiveArgumentOf<rules::Abs, T>
-constexpr auto abs(const T& x) { return Primitive<rules::Abs>{}(x); }
-template <class T>
-requires detail::ActiveArgumentOf<rules::Abs, T>
-constexpr auto abs(const T& x, KinkRule kink_rule) { return Primitive<rules::Abs>{}(x, kink_rule); }
+SUBGRAD_ACTIVE_PRIMITIVE_FUNCTION(abs, rules::Abs)
 /// Same as abs.
-template <class T>
-requires detail::ActiveArgumentOf<rules::Abs, T>
-constexpr auto fabs(const T& x) { return Primitive<rules::Abs>{}(x); }
-template <class T>
-requires detail::ActiveArgumentOf<rules::Abs, T>
-constexpr auto fabs(const T& x, KinkRule kink_rule) {
-  return Primitive<rules::Abs>{}(x, kink_rule);
-}
-
-namespace detail {
-inline rules::Clamp checked_clamp(double lo, double hi) {
-  if (!(lo <= hi)) throw Error(fmt::format("subgrad::clamp: lo = {} is not <= hi = {}", lo, hi));
-  return rules::Clamp{lo, hi};
-}
-}  // namespace detail
-
+SUBGRAD_ACTIVE_PRIMITIVE_FUNCTION(fabs, rules::Abs)
+SUBGRAD_ACTIVE_PRIMITIVE_FUNCTION(atan2, rules::Atan2)
+SUBGRAD_ACTIVE_PRIMITIVE_FUNCTION(hypot, rules::Hypot)
+/// max(x, y); a tie is split by the kink rule (min_norm: 1/2 each).
+SUBGRAD_ACTIVE_PRIMITIVE_FUNCTION(max, rules::Max)
+/// min(x, y); a tie is split by the kink rule (min_norm: 1/2 each).
+SUBGRAD_ACTIVE_PRIMITIVE_FUNCTION(min, rules::Min)
+SUBGRAD_ACTIVE_PRIMITIVE_FUNCTION(fmax, rules::Fmax)
+SUBGRAD_ACTIVE_PRIMITIVE_FUNCTION(fmin, rules::Fmin)
+/// x^2 (also on double).
+SUBGRAD_PRIMITIVE_FUNCTION(square, rules::Square)
+/// 1/(1 + exp(-x)) (also on double).
+SUBGRAD_PRIMITIVE_FUNCTION(sigmoid, rules::Sigmoid)
 /// x limited to [lo, hi] (also on double); at the bounds the kink rule decides (min_norm: 0).
-template <class T>
-requires std::invocable < const Primitive<rules::Clamp>
-&, const T& > constexpr auto clamp(const T& x, double lo, double hi) {
-  return Primitive<rules::Clamp>{detail::checked_clamp(lo, hi)}(x);
-}
-template <class T>
-requires std::invocable < const Primitive<rules::Clamp>
-&, const T&, KinkRule > constexpr auto clamp(const T& x, double lo, double hi, KinkRule kink_rule) {
-  return Primitive<rules::Clamp>{detail::checked_clamp(lo, hi)}(x, kink_rule);
-}
+SUBGRAD_PRIMITIVE_FUNCTION(clamp, rules::Clamp)
 
-/// x^y with Var, Dual or double in either position (not both double: use std::pow).
-template <class X, class Y>
-requires(!(Passive<X> && Passive<Y>)) &&
-    detail::ActiveArgumentsOf<rules::Pow, X, Y> constexpr auto pow(const X& x, const Y& y) {
+/// x^y with Var, Dual or double in either position (not both double: use std::pow); a passive
+/// exponent or base makes it a unary primitive. A trailing KinkRule is accepted (pow has none).
+template <class X, class Y, class... Rule>
+requires(sizeof...(Rule) <= 1) && ActivePrimitiveCall<rules::Pow, X, Y, Rule...>
+constexpr auto pow(const X& x, const Y& y, const Rule&... kink_rule) {
   if constexpr (Passive<Y>) {
-    return Primitive<rules::Power>{rules::Power{static_cast<double>(y)}}(x);
+    return call_primitive<rules::Power>(x, static_cast<double>(y), kink_rule...);
   } else if constexpr (Passive<X>) {
-    return Primitive<rules::Exponential>{rules::Exponential{static_cast<double>(x)}}(y);
+    return call_primitive<rules::Exponential>(y, static_cast<double>(x), kink_rule...);
   } else {
-    return Primitive<rules::Pow>{}(x, y);
+    return call_primitive<rules::Pow>(x, y, kink_rule...);
   }
 }
 

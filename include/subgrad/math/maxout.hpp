@@ -30,53 +30,15 @@ namespace subgrad {
 
 namespace detail {
 
-/// The weight of each piece's derivative in d maxout: the one definition, shared by every mode.
-/// Returns the maximum (NaN if any piece is NaN, with NaN weights).
-inline double maxout_weights(std::span<const double> values, KinkRule rule,
-                             std::span<double> weights) {
-  if (values.empty()) throw Error("subgrad::maxout: needs at least one piece");
-  double largest = values[0];
-  bool has_nan = false;
+/// The largest value (NaN if any is NaN), as maxout_weights returns it, without the weights.
+template <std::size_t N>
+constexpr double largest(const std::array<double, N>& values) {
+  double result = values[0];
   for (double v : values) {
-    if (std::isnan(v)) has_nan = true;
-    if (v > largest) largest = v;
+    if (v != v) return v;
+    if (v > result) result = v;
   }
-  if (has_nan) {
-    for (double& w : weights) w = std::numeric_limits<double>::quiet_NaN();
-    return std::numeric_limits<double>::quiet_NaN();
-  }
-  std::size_t first = values.size(), last = 0, tied = 0;
-  for (std::size_t i = 0; i < values.size(); ++i) {
-    weights[i] = 0.0;
-    if (values[i] == largest) {
-      if (first == values.size()) first = i;
-      last = i;
-      ++tied;
-    }
-  }
-  if (tied == 1) {
-    weights[first] = 1.0;
-    return largest;
-  }
-  switch (rule.kind) {
-    case KinkRule::Kind::min_norm:
-    case KinkRule::Kind::midpoint:
-      for (std::size_t i = 0; i < values.size(); ++i) {
-        if (values[i] == largest) weights[i] = 1.0 / static_cast<double>(tied);
-      }
-      break;
-    case KinkRule::Kind::right:
-      weights[first] = 1.0;
-      break;
-    case KinkRule::Kind::left:
-      weights[last] = 1.0;
-      break;
-    case KinkRule::Kind::convex:
-      weights[first] = rule.weight;
-      weights[last] = 1.0 - rule.weight;
-      break;
-  }
-  return largest;
+  return result;
 }
 
 template <std::size_t... Counts>
@@ -101,10 +63,10 @@ struct MaxoutExpression {
   [[no_unique_address]] Choice choice;
 
   MaxoutExpression(Choice choice_, const Pieces&... pieces_)
-      : pieces(pieces_...), values{pieces_.value()...}, result(0.0), choice(choice_) {
-    std::array<double, sizeof...(Pieces)> unused{};
-    result = detail::maxout_weights(values, kink::min_norm, unused);
-  }
+      : pieces(pieces_...),
+        values{pieces_.value()...},
+        result(detail::largest(values)),
+        choice(choice_) {}
   double value() const noexcept { return result; }
   template <std::size_t Offset>
   void record(Index* indices, double* partials, double multiplier) const {
@@ -152,9 +114,7 @@ auto split_kink_rule(const Make& make, const Args&... args) {
 template <class Choice, class... Args>
 auto make_maxout(Choice choice, const Args&... args) {
   if constexpr ((Passive<Args> && ...)) {
-    const std::array<double, sizeof...(Args)> values{static_cast<double>(args)...};
-    std::array<double, sizeof...(Args)> weights{};
-    return maxout_weights(values, kink::min_norm, weights);
+    return largest(std::array<double, sizeof...(Args)>{static_cast<double>(args)...});
   } else {
     return MaxoutExpression<Choice, ExpressionOf<Args>...>(choice, as_expression(args)...);
   }
@@ -175,10 +135,13 @@ namespace detail {
 template <std::ranges::input_range R>
 auto maxout_of_range(const R& pieces, KinkRule rule) {
   using Element = std::ranges::range_value_t<R>;
-  std::vector<double> values;
-  for (const auto& piece : pieces) values.push_back(value_of(piece));
+  // Scratch kept per thread, so that a call allocates only when a range is longer than before.
+  thread_local std::vector<double> values;
+  thread_local std::vector<double> weights;
+  values.clear();
+  for (const auto& piece : pieces) values.push_back(primal_value(piece));
   if (values.empty()) throw Error("subgrad::maxout: the range is empty");
-  std::vector<double> weights(values.size());
+  weights.resize(values.size());
   const double largest = maxout_weights(values, rule, weights);
   if constexpr (Passive<Element>) {
     return largest;

@@ -1,17 +1,16 @@
 #pragma once
 /// \file
 /// The piecewise-linear members of the ReLU family, each one rule: relu, leaky_relu, prelu,
-/// rrelu, relu6, hardtanh, hardsigmoid, hardswish, threshold, thresholded_relu and the
+/// rrelu, relu6, hardtanh, clamp, hardsigmoid, hardswish, threshold, thresholded_relu and the
 /// generalized relu of Keras 3 (ReluOptions). Defaults are PyTorch's.
 ///
 /// At each kink a comment says what the rules give there; docs/conventions.md has the table.
-/// Every function works on double, on Var expressions and (with the forward layer) on Dual; a
-/// trailing KinkRule overrides the thread's rule for the call.
+/// Every function works on double, on Var expressions, on Dual and on tensor expressions, and
+/// takes a trailing KinkRule that overrides the thread's rule for the call. A rule's constructor
+/// takes its parameters (with their defaults) and rejects invalid ones with subgrad::Error.
 
 #include <algorithm>
-#include <cmath>
 #include <concepts>
-#include <limits>
 #include <optional>
 #include <random>
 #include <string_view>
@@ -21,34 +20,12 @@
 
 #include "subgrad/core/error.hpp"
 #include "subgrad/core/kink.hpp"
+#include "subgrad/core/primal_value.hpp"
 #include "subgrad/core/primitive.hpp"
+#include "subgrad/math/elementary.hpp"
+#include "subgrad/math/piecewise.hpp"
 
 namespace subgrad {
-
-namespace detail {
-/// The points of `candidates` inside [low, high], each of the given kind.
-inline std::vector<KinkPoint> points_in(double low, double high,
-                                        std::initializer_list<double> candidates,
-                                        Smoothness kind = Smoothness::kink) {
-  std::vector<KinkPoint> points;
-  for (double at : candidates) {
-    if (at >= low && at <= high) points.push_back({at, kind});
-  }
-  return points;
-}
-template <class T>
-constexpr Evaluation<T> line(const T& value, double slope) {
-  return {value, {T(slope), T(slope)}};
-}
-template <class T>
-constexpr Evaluation<T> corner(const T& value, double left, double right) {
-  return {value, {T(left), T(right)}};
-}
-template <class T>
-constexpr Evaluation<T> not_a_number(const T& x) {
-  return {x, {x, x}};
-}
-}  // namespace detail
 
 /// Keras 3's generalized relu (members in Keras's order): negative_slope * (x - threshold) below
 /// the threshold, 0 at it, x above it (clipped to [0, max_value] when max_value is set).
@@ -80,7 +57,11 @@ struct Relu {
 /// x for x >= 0, negative_slope * x below; d/dx = 1 or negative_slope.
 struct LeakyRelu {
   static constexpr std::string_view name = "leaky_relu";
-  double negative_slope = 0.01;
+  double negative_slope;
+  constexpr LeakyRelu(double negative_slope_ = 0.01) : negative_slope(negative_slope_) {
+    detail::require(detail::is_finite(negative_slope), name, "negative_slope", negative_slope,
+                    "is not finite");
+  }
   template <class T>
   constexpr Evaluation<T> evaluate(const T& x) const {
     if (x > 0.0) return detail::line(x, 1.0);
@@ -91,6 +72,24 @@ struct LeakyRelu {
   }
   std::vector<KinkPoint> kinks(double low, double high) const {
     return negative_slope == 1.0 ? std::vector<KinkPoint>{} : detail::points_in(low, high, {0.0});
+  }
+};
+
+/// Randomized leaky relu, evaluation form (PyTorch's defaults lower = 1/8, upper = 1/3): a leaky
+/// relu with slope (lower + upper) / 2. The training form draws the slope (see rrelu below).
+struct Rrelu : LeakyRelu {
+  static constexpr std::string_view name = "rrelu";
+  double lower;
+  double upper;
+  constexpr Rrelu(double lower_ = 1.0 / 8.0, double upper_ = 1.0 / 3.0)
+      : LeakyRelu(checked_mean(lower_, upper_)), lower(lower_), upper(upper_) {}
+
+ private:
+  static constexpr double checked_mean(double lower, double upper) {
+    detail::require(detail::is_finite(lower), name, "lower", lower, "is not finite");
+    detail::require(detail::is_finite(upper), name, "upper", upper, "is not finite");
+    detail::require_order(name, "lower", lower, "upper", upper);
+    return (lower + upper) / 2.0;
   }
 };
 
@@ -112,67 +111,30 @@ struct Prelu {
   }
 };
 
-/// min(max(x, 0), 6); d/dx = [0 < x < 6].
-struct Relu6 {
-  static constexpr std::string_view name = "relu6";
-  template <class T>
-  constexpr Evaluation<T> evaluate(const T& x) const {
-    if (x > 0.0 && x < 6.0) return detail::line(x, 1.0);
-    if (x < 0.0) return detail::line(T(0.0), 0.0);
-    if (x > 6.0) return detail::line(T(6.0), 0.0);
-    if (x == 0.0)
-      return detail::corner(T(0.0), 0.0, 1.0);  // at 0: left 0, right 1; min_norm 0 (all agree)
-    if (x == 6.0)
-      return detail::corner(T(6.0), 1.0, 0.0);  // at 6: left 1, right 0; min_norm 0 (all agree)
-    return detail::not_a_number(x);
-  }
-  std::vector<KinkPoint> kinks(double low, double high) const {
-    return detail::points_in(low, high, {0.0, 6.0});
-  }
-};
-
-/// clip(x, min, max); d/dx = [min < x < max].
-struct Hardtanh {
+/// PyTorch's hardtanh: clip(x, min, max), defaults -1 and 1.
+struct Hardtanh : Clip {
   static constexpr std::string_view name = "hardtanh";
-  double min = -1.0;
-  double max = 1.0;
-  template <class T>
-  constexpr Evaluation<T> evaluate(const T& x) const {
-    if (x > min && x < max) return detail::line(x, 1.0);
-    if (x < min) return detail::line(T(min), 0.0);
-    if (x > max) return detail::line(T(max), 0.0);
-    if (min == max) return detail::line(T(min), 0.0);
-    if (x == min)
-      return detail::corner(T(min), 0.0,
-                            1.0);  // at min: left 0, right 1; min_norm 0 (= PyTorch; JAX 1)
-    if (x == max)
-      return detail::corner(T(max), 1.0,
-                            0.0);  // at max: left 1, right 0; min_norm 0 (= PyTorch; JAX 1)
-    return detail::not_a_number(x);
-  }
-  std::vector<KinkPoint> kinks(double low, double high) const {
-    return min == max ? std::vector<KinkPoint>{} : detail::points_in(low, high, {min, max});
-  }
+  constexpr Hardtanh(double min_ = -1.0, double max_ = 1.0) : Clip(min_, max_, name) {}
 };
 
-/// relu6(x + 3) / 6; d/dx = 1/6 on (-3, 3).
+/// min(max(x, 0), 6) = clip(x, 0, 6); kinks at 0 and 6, min_norm 0 at both (all frameworks
+/// agree).
+struct Relu6 : Clip {
+  static constexpr std::string_view name = "relu6";
+  constexpr Relu6() : Clip(0.0, 6.0) {}
+};
+
+/// relu6(x + 3) / 6 = clip(x, -3, 3) / 6 + 1/2; d/dx = 1/6 on (-3, 3).
 struct Hardsigmoid {
   static constexpr std::string_view name = "hardsigmoid";
   template <class T>
   constexpr Evaluation<T> evaluate(const T& x) const {
-    if (x > -3.0 && x < 3.0) return detail::line(T(x / 6.0 + 0.5), 1.0 / 6.0);
-    if (x < -3.0) return detail::line(T(0.0), 0.0);
-    if (x > 3.0) return detail::line(T(1.0), 0.0);
-    if (x == -3.0)
-      return detail::corner(T(0.0), 0.0,
-                            1.0 / 6.0);  // at -3: left 0, right 1/6; min_norm 0 (all agree)
-    if (x == 3.0)
-      return detail::corner(T(1.0), 1.0 / 6.0,
-                            0.0);  // at 3: left 1/6, right 0; min_norm 0 (all agree)
-    return detail::not_a_number(x);
+    // at -3: left 0, right 1/6; at 3: left 1/6, right 0; min_norm 0 at both (all agree)
+    const Evaluation<T> clipped = Clip(-3.0, 3.0).evaluate(x);
+    return {clipped.value / 6.0 + 0.5, {clipped.slopes.left / 6.0, clipped.slopes.right / 6.0}};
   }
   std::vector<KinkPoint> kinks(double low, double high) const {
-    return detail::points_in(low, high, {-3.0, 3.0});
+    return Clip(-3.0, 3.0).kinks(low, high);
   }
 };
 
@@ -203,8 +165,13 @@ struct Hardswish {
 /// A jump at the threshold unless value == threshold.
 struct Threshold {
   static constexpr std::string_view name = "threshold";
-  double threshold = 0.0;
-  double replacement = 0.0;
+  double threshold;
+  double replacement;
+  constexpr Threshold(double threshold_, double replacement_)
+      : threshold(threshold_), replacement(replacement_) {
+    detail::require(threshold == threshold, name, "threshold", threshold, "is NaN");
+    detail::require(replacement == replacement, name, "value", replacement, "is NaN");
+  }
   template <class T>
   constexpr Evaluation<T> evaluate(const T& x) const {
     if (x > threshold) return detail::line(x, 1.0);
@@ -220,11 +187,26 @@ struct Threshold {
   }
 };
 
+/// Keras 2's ThresholdedReLU: x if x > theta, else 0 (theta defaults to 1).
+struct ThresholdedRelu : Threshold {
+  static constexpr std::string_view name = "thresholded_relu";
+  constexpr ThresholdedRelu(double theta = 1.0) : Threshold(theta, 0.0) {}
+};
+
 /// The generalized relu of ReluOptions. Keras returns derivative 0 at a kink at 0 whatever the
 /// slopes; here the kink rule decides, always within [min(left, right), max(left, right)].
 struct GeneralizedRelu {
   static constexpr std::string_view name = "relu(options)";
   ReluOptions options;
+  // No default: relu(x) is the plain relu.
+  constexpr explicit GeneralizedRelu(const ReluOptions& options_) : options(options_) {
+    detail::require(detail::is_finite(options.negative_slope), "relu(ReluOptions)",
+                    "negative_slope", options.negative_slope, "is not finite");
+    detail::require(detail::is_finite(options.threshold), "relu(ReluOptions)", "threshold",
+                    options.threshold, "is not finite");
+    detail::require(!options.max_value || *options.max_value >= 0.0, "relu(ReluOptions)",
+                    "max_value", options.max_value.value_or(0.0), "must be >= 0");
+  }
 
   template <class T>
   constexpr Evaluation<T> evaluate(const T& x) const {
@@ -284,154 +266,60 @@ struct GeneralizedRelu {
 }  // namespace rules
 
 namespace detail {
-template <class Rule, class T>
-concept PrimitiveArgument = std::invocable < const Primitive<Rule>
-&, const T& > ;
-
-inline rules::LeakyRelu checked_leaky(double negative_slope, std::string_view operation) {
-  if (!std::isfinite(negative_slope)) {
-    throw Error(
-        fmt::format("subgrad::{}: negative_slope = {} is not finite", operation, negative_slope));
-  }
-  return rules::LeakyRelu{negative_slope};
-}
-inline rules::LeakyRelu checked_rrelu(double lower, double upper) {
-  if (!(lower <= upper) || !std::isfinite(lower) || !std::isfinite(upper)) {
-    throw Error(fmt::format(
-        "subgrad::rrelu: need finite lower <= upper, got lower = {}, upper = {}", lower, upper));
-  }
-  return rules::LeakyRelu{(lower + upper) / 2.0};
-}
-inline rules::Hardtanh checked_hardtanh(double min, double max) {
-  if (!(min <= max))
-    throw Error(fmt::format("subgrad::hardtanh: min = {} is not <= max = {}", min, max));
-  return rules::Hardtanh{min, max};
-}
-inline rules::GeneralizedRelu checked_relu_options(const ReluOptions& options) {
-  if (!std::isfinite(options.negative_slope) || !std::isfinite(options.threshold) ||
-      (options.max_value && !(*options.max_value >= 0.0))) {
-    throw Error(fmt::format(
-        "subgrad::relu(ReluOptions): need finite negative_slope and threshold and "
-        "max_value >= 0, got negative_slope = {}, max_value = {}, threshold = {}",
-        options.negative_slope, options.max_value ? fmt::format("{}", *options.max_value) : "none",
-        options.threshold));
-  }
-  return rules::GeneralizedRelu{options};
+/// Calls the primitive of Rule like call_primitive, after `adjust(rule, x)` (for rules whose
+/// parameters depend on the call, such as rrelu's drawn slope).
+template <class Rule, class T, class Adjust, class... Args>
+auto call_adjusted(Adjust&& adjust, const T& x, const Args&... args) {
+  constexpr bool with_rule = EndsWithKinkRule<Args...>::value;
+  const std::tuple<const Args&...> all(args...);
+  return [&]<std::size_t... P>(std::index_sequence<P...>) {
+    Rule rule(std::get<P>(all)...);
+    adjust(rule, x);
+    if constexpr (with_rule) {
+      return Primitive<Rule>{rule}(x, std::get<sizeof...(Args) - 1>(all));
+    } else {
+      return Primitive<Rule>{rule}(x);
+    }
+  }(std::make_index_sequence<sizeof...(Args) - (with_rule ? 1 : 0)>{});
 }
 }  // namespace detail
 
 /// max(x, 0); at 0 the kink rule decides (min_norm: 0).
 SUBGRAD_PRIMITIVE_FUNCTION(relu, rules::Relu)
 /// Keras 3's generalized relu: relu(x, ReluOptions{.negative_slope, .max_value, .threshold}).
-template <class T>
-requires detail::PrimitiveArgument<rules::GeneralizedRelu, T>
-auto relu(const T& x, const ReluOptions& options) {
-  return Primitive<rules::GeneralizedRelu>{detail::checked_relu_options(options)}(x);
-}
-template <class T>
-requires detail::PrimitiveArgument<rules::GeneralizedRelu, T>
-auto relu(const T& x, const ReluOptions& options, KinkRule kink_rule) {
-  return Primitive<rules::GeneralizedRelu>{detail::checked_relu_options(options)}(x, kink_rule);
-}
-
+SUBGRAD_PRIMITIVE_FUNCTION(relu, rules::GeneralizedRelu)
 /// x for x >= 0, negative_slope * x below (default 0.01, as PyTorch).
-template <class T>
-requires detail::PrimitiveArgument<rules::LeakyRelu, T>
-auto leaky_relu(const T& x, double negative_slope = 0.01) {
-  return Primitive<rules::LeakyRelu>{detail::checked_leaky(negative_slope, "leaky_relu")}(x);
-}
-template <class T>
-requires detail::PrimitiveArgument<rules::LeakyRelu, T>
-auto leaky_relu(const T& x, double negative_slope, KinkRule kink_rule) {
-  return Primitive<rules::LeakyRelu>{detail::checked_leaky(negative_slope, "leaky_relu")}(
-      x, kink_rule);
-}
-template <class T>
-requires detail::PrimitiveArgument<rules::LeakyRelu, T>
-auto leaky_relu(const T& x, KinkRule kink_rule) {
-  return Primitive<rules::LeakyRelu>{}(x, kink_rule);
-}
-
+SUBGRAD_PRIMITIVE_FUNCTION(leaky_relu, rules::LeakyRelu)
 /// x for x > 0, a * x for x <= 0; a may be a Var (d/da = min(x, 0)) or a double.
-template <class X, class A>
-requires std::invocable < const Primitive<rules::Prelu>
-&, const X&, const A& > constexpr auto prelu(const X& x, const A& a) {
-  return Primitive<rules::Prelu>{}(x, a);
+SUBGRAD_PRIMITIVE_FUNCTION(prelu, rules::Prelu)
+/// Randomized leaky relu, evaluation form: rrelu(x, lower = 1/8, upper = 1/3), a leaky relu with
+/// slope (lower + upper) / 2.
+SUBGRAD_PRIMITIVE_FUNCTION(rrelu, rules::Rrelu)
+/// Randomized leaky relu, training form: rrelu(x, generator, lower, upper): for x <= 0 the slope
+/// is drawn uniformly from [lower, upper] with `generator` (as PyTorch, no draw for x > 0).
+template <class T, std::uniform_random_bit_generator Generator, class... Args>
+requires PrimitiveCall<rules::Rrelu, T, Args...>
+auto rrelu(const T& x, Generator& generator, const Args&... args) {
+  return detail::call_adjusted<rules::Rrelu>(
+      [&generator](rules::Rrelu& rule, const T& input) {
+        if (!(primal_value(input) > 0.0)) {
+          rule.negative_slope =
+              std::uniform_real_distribution<double>(rule.lower, rule.upper)(generator);
+        }
+      },
+      x, args...);
 }
-template <class X, class A>
-requires std::invocable < const Primitive<rules::Prelu>
-&, const X&, const A&, KinkRule > constexpr auto prelu(const X& x, const A& a, KinkRule kink_rule) {
-  return Primitive<rules::Prelu>{}(x, a, kink_rule);
-}
-
-/// Randomized leaky relu, evaluation form: a leaky relu with slope (lower + upper) / 2.
-template <class T>
-requires detail::PrimitiveArgument<rules::LeakyRelu, T>
-auto rrelu(const T& x, double lower = 1.0 / 8.0, double upper = 1.0 / 3.0) {
-  return Primitive<rules::LeakyRelu>{detail::checked_rrelu(lower, upper)}(x);
-}
-template <class T>
-requires detail::PrimitiveArgument<rules::LeakyRelu, T>
-auto rrelu(const T& x, double lower, double upper, KinkRule kink_rule) {
-  return Primitive<rules::LeakyRelu>{detail::checked_rrelu(lower, upper)}(x, kink_rule);
-}
-/// Randomized leaky relu, training form: for x <= 0 the slope is drawn uniformly from
-/// [lower, upper] with `generator` (as PyTorch, no draw for x > 0).
-template <class T, std::uniform_random_bit_generator Generator>
-requires detail::PrimitiveArgument<rules::LeakyRelu, T>
-auto rrelu(const T& x, Generator& generator, double lower = 1.0 / 8.0, double upper = 1.0 / 3.0) {
-  rules::LeakyRelu rule = detail::checked_rrelu(lower, upper);
-  if (!(primal_value(x) > 0.0))
-    rule.negative_slope = std::uniform_real_distribution<double>(lower, upper)(generator);
-  return Primitive<rules::LeakyRelu>{rule}(x);
-}
-
 /// min(max(x, 0), 6).
 SUBGRAD_PRIMITIVE_FUNCTION(relu6, rules::Relu6)
-
 /// clip(x, min, max), defaults -1 and 1.
-template <class T>
-requires detail::PrimitiveArgument<rules::Hardtanh, T>
-auto hardtanh(const T& x, double min = -1.0, double max = 1.0) {
-  return Primitive<rules::Hardtanh>{detail::checked_hardtanh(min, max)}(x);
-}
-template <class T>
-requires detail::PrimitiveArgument<rules::Hardtanh, T>
-auto hardtanh(const T& x, double min, double max, KinkRule kink_rule) {
-  return Primitive<rules::Hardtanh>{detail::checked_hardtanh(min, max)}(x, kink_rule);
-}
-template <class T>
-requires detail::PrimitiveArgument<rules::Hardtanh, T>
-auto hardtanh(const T& x, KinkRule kink_rule) { return Primitive<rules::Hardtanh>{}(x, kink_rule); }
-
+SUBGRAD_PRIMITIVE_FUNCTION(hardtanh, rules::Hardtanh)
 /// relu6(x + 3) / 6.
 SUBGRAD_PRIMITIVE_FUNCTION(hardsigmoid, rules::Hardsigmoid)
-
 /// x * relu6(x + 3) / 6.
 SUBGRAD_PRIMITIVE_FUNCTION(hardswish, rules::Hardswish)
-
 /// PyTorch's Threshold(th, value): x if x > th, else value.
-template <class T>
-requires detail::PrimitiveArgument<rules::Threshold, T>
-constexpr auto threshold(const T& x, double th, double value) {
-  return Primitive<rules::Threshold>{rules::Threshold{th, value}}(x);
-}
-template <class T>
-requires detail::PrimitiveArgument<rules::Threshold, T>
-constexpr auto threshold(const T& x, double th, double value, KinkRule kink_rule) {
-  return Primitive<rules::Threshold>{rules::Threshold{th, value}}(x, kink_rule);
-}
-
+SUBGRAD_PRIMITIVE_FUNCTION(threshold, rules::Threshold)
 /// Keras 2's ThresholdedReLU: x if x > theta, else 0 (theta defaults to 1).
-template <class T>
-requires detail::PrimitiveArgument<rules::Threshold, T>
-constexpr auto thresholded_relu(const T& x, double theta = 1.0) {
-  return Primitive<rules::Threshold>{rules::Threshold{theta, 0.0}}(x);
-}
-template <class T>
-requires detail::PrimitiveArgument<rules::Threshold, T>
-constexpr auto thresholded_relu(const T& x, double theta, KinkRule kink_rule) {
-  return Primitive<rules::Threshold>{rules::Threshold{theta, 0.0}}(x, kink_rule);
-}
+SUBGRAD_PRIMITIVE_FUNCTION(thresholded_relu, rules::ThresholdedRelu)
 
 }  // namespace subgrad

@@ -2,7 +2,8 @@
 /// \file
 /// The exponential and smooth members of the ReLU family, each one rule: elu, selu, celu, gelu,
 /// gelu_tanh, silu, swish, mish, softplus, squareplus, smelu and CryptoDL's relu_poly.
-/// Defaults are PyTorch's (squareplus: JAX's b = 4; smelu: beta = 1).
+/// Defaults are PyTorch's (squareplus: JAX's b = 4; smelu: beta = 1). Every function takes a
+/// trailing KinkRule; a rule's constructor validates its parameters.
 
 #include <cmath>
 #include <concepts>
@@ -16,7 +17,7 @@
 #include "subgrad/core/kink.hpp"
 #include "subgrad/core/primitive.hpp"
 #include "subgrad/math/elementary.hpp"
-#include "subgrad/math/relu.hpp"
+#include "subgrad/math/piecewise.hpp"
 
 namespace subgrad {
 
@@ -25,7 +26,11 @@ namespace rules {
 /// x for x > 0, alpha (e^x - 1) below; d/dx = 1 or alpha e^x. A kink at 0 unless alpha == 1.
 struct Elu {
   static constexpr std::string_view name = "elu";
-  double alpha = 1.0;
+  double alpha;
+  constexpr Elu(double alpha_ = 1.0) : alpha(alpha_) {
+    detail::require(detail::is_finite(alpha) && alpha >= 0.0, name, "alpha", alpha,
+                    "must be finite and >= 0");
+  }
   template <class T>
   Evaluation<T> evaluate(const T& x) const {
     using std::exp;
@@ -66,7 +71,11 @@ struct Selu {
 /// max(0, x) + min(0, alpha (e^(x/alpha) - 1)); d/dx = 1 or e^(x/alpha); C1 (slope 1 at 0).
 struct Celu {
   static constexpr std::string_view name = "celu";
-  double alpha = 1.0;
+  double alpha;
+  constexpr Celu(double alpha_ = 1.0) : alpha(alpha_) {
+    detail::require(detail::is_finite(alpha) && alpha != 0.0, name, "alpha", alpha,
+                    "must be finite and non-zero");
+  }
   template <class T>
   Evaluation<T> evaluate(const T& x) const {
     using std::exp;
@@ -112,13 +121,22 @@ struct GeluTanh {
 /// x sigmoid(beta x); d/dx = s + beta x s (1 - s). beta = 1 is silu.
 struct Swish {
   static constexpr std::string_view name = "swish";
-  double beta = 1.0;
+  double beta;
+  constexpr Swish(double beta_ = 1.0) : beta(beta_) {
+    detail::require(detail::is_finite(beta), name, "beta", beta, "is not finite");
+  }
   template <class T>
   Evaluation<T> evaluate(const T& x) const {
     const Evaluation<T> s = Sigmoid{}.evaluate(T(beta * x));
     const T slope = s.value + beta * x * s.slopes.left;
     return {x * s.value, {slope, slope}};
   }
+};
+
+/// x sigmoid(x): swish with beta = 1.
+struct Silu : Swish {
+  static constexpr std::string_view name = "silu";
+  constexpr Silu() : Swish(1.0) {}
 };
 
 /// x tanh(softplus(x)); d/dx = tanh(sp) + x sigmoid(x) (1 - tanh(sp)^2).
@@ -140,8 +158,14 @@ struct Mish {
 /// d/dx = sigmoid(beta x), exactly 1 past the switch. The switch is a jump of about 2e-9.
 struct Softplus {
   static constexpr std::string_view name = "softplus";
-  double beta = 1.0;
-  double threshold = 20.0;
+  double beta;
+  double threshold;
+  constexpr Softplus(double beta_ = 1.0, double threshold_ = 20.0)
+      : beta(beta_), threshold(threshold_) {
+    detail::require(detail::is_finite(beta) && beta > 0.0, name, "beta", beta,
+                    "must be positive and finite");
+    detail::require(threshold == threshold, name, "threshold", threshold, "is NaN");
+  }
   template <class T>
   Evaluation<T> evaluate(const T& x) const {
     using std::exp;
@@ -162,7 +186,10 @@ struct Softplus {
 /// (x + sqrt(x^2 + b)) / 2; d/dx = (1 + x / sqrt(x^2 + b)) / 2. b = 0 is relu (kink at 0).
 struct Squareplus {
   static constexpr std::string_view name = "squareplus";
-  double b = 4.0;
+  double b;
+  constexpr Squareplus(double b_ = 4.0) : b(b_) {
+    detail::require(detail::is_finite(b) && b >= 0.0, name, "b", b, "must be finite and >= 0");
+  }
   template <class T>
   Evaluation<T> evaluate(const T& x) const {
     using std::sqrt;
@@ -180,7 +207,11 @@ struct Squareplus {
 /// C1; the second derivative jumps at +-beta.
 struct Smelu {
   static constexpr std::string_view name = "smelu";
-  double beta = 1.0;
+  double beta;
+  constexpr Smelu(double beta_ = 1.0) : beta(beta_) {
+    detail::require(detail::is_finite(beta) && beta > 0.0, name, "beta", beta,
+                    "must be positive and finite");
+  }
   template <class T>
   constexpr Evaluation<T> evaluate(const T& x) const {
     if (x <= -beta) return detail::line(T(0.0), 0.0);
@@ -197,7 +228,12 @@ struct Smelu {
 /// degree-1 Chebyshev fit of the step on [-bound, bound].
 struct ReluPoly {
   static constexpr std::string_view name = "relu_poly";
-  double bound = 10.0;
+  double bound;
+  // No default: the fit interval is the user's choice (CryptoDL lists 10, 20, 50 and 100).
+  constexpr explicit ReluPoly(double bound_) : bound(bound_) {
+    detail::require(detail::is_finite(bound) && bound > 0.0, name, "bound", bound,
+                    "must be positive and finite");
+  }
   /// The x^2 coefficient: the values listed in the authors' repository (inspire-lab/CryptoDL,
   /// python/kalypso/public_functions.py) for bounds 10, 20, 50 and 100; for other bounds the
   /// bound-100 value scaled by 100 / bound (c2 is close to 0.2631 / bound for all four).
@@ -218,112 +254,30 @@ struct ReluPoly {
 
 }  // namespace rules
 
-namespace detail {
-inline void require(bool condition, std::string_view operation, std::string_view parameter,
-                    double value, std::string_view expectation) {
-  if (!condition) {
-    throw Error(fmt::format("subgrad::{}: {} = {} {}", operation, parameter, value, expectation));
-  }
-}
-}  // namespace detail
-
-/// x for x > 0, alpha (e^x - 1) below (alpha defaults to 1).
-template <class T>
-requires detail::PrimitiveArgument<rules::Elu, T>
-auto elu(const T& x, double alpha = 1.0) {
-  detail::require(std::isfinite(alpha), "elu", "alpha", alpha, "is not finite");
-  return Primitive<rules::Elu>{rules::Elu{alpha}}(x);
-}
-template <class T>
-requires detail::PrimitiveArgument<rules::Elu, T>
-auto elu(const T& x, double alpha, KinkRule kink_rule) {
-  detail::require(std::isfinite(alpha), "elu", "alpha", alpha, "is not finite");
-  return Primitive<rules::Elu>{rules::Elu{alpha}}(x, kink_rule);
-}
-template <class T>
-requires detail::PrimitiveArgument<rules::Elu, T>
-auto elu(const T& x, KinkRule kink_rule) { return Primitive<rules::Elu>{}(x, kink_rule); }
-
+/// x for x > 0, alpha (e^x - 1) below (alpha >= 0, default 1).
+SUBGRAD_PRIMITIVE_FUNCTION(elu, rules::Elu)
 /// lambda * elu(x, alpha) with the SELU constants.
 SUBGRAD_PRIMITIVE_FUNCTION(selu, rules::Selu)
-
-/// max(0, x) + min(0, alpha (e^(x/alpha) - 1)); alpha != 0.
-template <class T>
-requires detail::PrimitiveArgument<rules::Celu, T>
-auto celu(const T& x, double alpha = 1.0) {
-  detail::require(std::isfinite(alpha) && alpha != 0.0, "celu", "alpha", alpha,
-                  "must be finite and non-zero");
-  return Primitive<rules::Celu>{rules::Celu{alpha}}(x);
-}
-
+/// max(0, x) + min(0, alpha (e^(x/alpha) - 1)); alpha != 0 (default 1).
+SUBGRAD_PRIMITIVE_FUNCTION(celu, rules::Celu)
 /// x Phi(x) (the exact, erf form).
 SUBGRAD_PRIMITIVE_FUNCTION(gelu, rules::Gelu)
 /// The tanh approximation of gelu.
 SUBGRAD_PRIMITIVE_FUNCTION(gelu_tanh, rules::GeluTanh)
 /// x sigmoid(x).
-SUBGRAD_PRIMITIVE_FUNCTION(silu, rules::Swish)
-/// x sigmoid(beta x).
-template <class T>
-requires detail::PrimitiveArgument<rules::Swish, T>
-auto swish(const T& x, double beta) {
-  detail::require(std::isfinite(beta), "swish", "beta", beta, "is not finite");
-  return Primitive<rules::Swish>{rules::Swish{beta}}(x);
-}
+SUBGRAD_PRIMITIVE_FUNCTION(silu, rules::Silu)
+/// x sigmoid(beta x) (beta defaults to 1).
+SUBGRAD_PRIMITIVE_FUNCTION(swish, rules::Swish)
 /// x tanh(softplus(x)).
 SUBGRAD_PRIMITIVE_FUNCTION(mish, rules::Mish)
-
-namespace detail {
-inline rules::Softplus checked_softplus(double beta, double threshold) {
-  require(beta > 0.0 && std::isfinite(beta), "softplus", "beta", beta,
-          "must be positive and finite");
-  require(!std::isnan(threshold), "softplus", "threshold", threshold, "is NaN");
-  return rules::Softplus{beta, threshold};
-}
-}  // namespace detail
-
 /// (1/beta) log(1 + e^(beta x)), switching to x where beta x > threshold (PyTorch's defaults 1,
 /// 20).
-template <class T>
-requires detail::PrimitiveArgument<rules::Softplus, T>
-auto softplus(const T& x, double beta = 1.0, double threshold = 20.0) {
-  return Primitive<rules::Softplus>{detail::checked_softplus(beta, threshold)}(x);
-}
-template <class T>
-requires detail::PrimitiveArgument<rules::Softplus, T>
-auto softplus(const T& x, double beta, double threshold, KinkRule kink_rule) {
-  return Primitive<rules::Softplus>{detail::checked_softplus(beta, threshold)}(x, kink_rule);
-}
-
+SUBGRAD_PRIMITIVE_FUNCTION(softplus, rules::Softplus)
 /// (x + sqrt(x^2 + b)) / 2, b >= 0 (default 4).
-template <class T>
-requires detail::PrimitiveArgument<rules::Squareplus, T>
-auto squareplus(const T& x, double b = 4.0) {
-  detail::require(b >= 0.0 && std::isfinite(b), "squareplus", "b", b, "must be finite and >= 0");
-  return Primitive<rules::Squareplus>{rules::Squareplus{b}}(x);
-}
-template <class T>
-requires detail::PrimitiveArgument<rules::Squareplus, T>
-auto squareplus(const T& x, double b, KinkRule kink_rule) {
-  detail::require(b >= 0.0 && std::isfinite(b), "squareplus", "b", b, "must be finite and >= 0");
-  return Primitive<rules::Squareplus>{rules::Squareplus{b}}(x, kink_rule);
-}
-
+SUBGRAD_PRIMITIVE_FUNCTION(squareplus, rules::Squareplus)
 /// SmeLU with half-width beta > 0 (default 1).
-template <class T>
-requires detail::PrimitiveArgument<rules::Smelu, T>
-auto smelu(const T& x, double beta = 1.0) {
-  detail::require(beta > 0.0 && std::isfinite(beta), "smelu", "beta", beta,
-                  "must be positive and finite");
-  return Primitive<rules::Smelu>{rules::Smelu{beta}}(x);
-}
-
+SUBGRAD_PRIMITIVE_FUNCTION(smelu, rules::Smelu)
 /// CryptoDL's degree-2 polynomial relu fitted on [-bound, bound], bound > 0.
-template <class T>
-requires detail::PrimitiveArgument<rules::ReluPoly, T>
-auto relu_poly(const T& x, double bound) {
-  detail::require(bound > 0.0 && std::isfinite(bound), "relu_poly", "bound", bound,
-                  "must be positive and finite");
-  return Primitive<rules::ReluPoly>{rules::ReluPoly{bound}}(x);
-}
+SUBGRAD_PRIMITIVE_FUNCTION(relu_poly, rules::ReluPoly)
 
 }  // namespace subgrad
