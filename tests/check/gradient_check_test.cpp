@@ -1,8 +1,8 @@
 // The checker never fails a correct primitive at any kink under any rule, and catches each
 // mutation: slopes off by 1e-4 relative, a kink value outside the subdifferential, and the
 // composite relu(x) - relu(-x) at 0.
-#include "subgrad/core/arithmetic.hpp"
 #include "subgrad/check/gradient_check.hpp"
+#include "subgrad/core/arithmetic.hpp"
 
 #include <cmath>
 #include <vector>
@@ -19,8 +19,6 @@ using subgrad::Var;
 namespace kink = subgrad::kink;
 
 namespace {
-const std::vector<KinkRule> all_rules = {kink::min_norm, kink::left, kink::right, kink::midpoint,
-                                         kink::convex(0.3)};
 
 template <class Rule>
 auto on_first(const Rule& rule, KinkRule kink_rule) {
@@ -59,7 +57,7 @@ BOOST_AUTO_TEST_CASE(never_fails_a_correct_primitive_at_or_near_a_kink) {
   subgrad::for_each_unary_primitive([&](const auto& entry) {
     for (const auto& k : subgrad::rule_kinks(entry.rule, entry.low, entry.high)) {
       for (double offset : {0.0, 1e-12, -1e-12, 1e-9, -1e-9, 3e-7, -3e-7, 2e-6, -2e-6, 1e-4}) {
-        for (KinkRule rule : all_rules) {
+        for (KinkRule rule : kink::all) {
           const double at = k.at + offset * std::max(1.0, std::abs(k.at));
           CheckOptions options;
           options.check_rule = offset == 0.0 && k.kind == Smoothness::kink;
@@ -243,4 +241,27 @@ BOOST_AUTO_TEST_CASE(bad_options_and_inputs_are_errors) {
   options.rtol = -1.0;
   BOOST_CHECK_THROW(subgrad::check_gradient(f, std::vector<double>{1.0}, options), subgrad::Error);
   BOOST_CHECK_THROW(subgrad::check_gradient(f, std::vector<double>{}), subgrad::Error);
+}
+
+BOOST_AUTO_TEST_CASE(check_jacobian_compares_with_forward_mode_when_asked) {
+  auto f = []<class T>(std::span<const T> x) { return std::vector<T>{x[0] * x[1], sin(x[1])}; };
+  CheckOptions options;
+  options.forward = true;
+  const subgrad::JacobianReport report =
+      subgrad::check_jacobian(f, std::vector<double>{0.5, 0.25}, options);
+  BOOST_TEST(report.ok(), fmt::format("{}", report));
+  for (const subgrad::GradientReport& output : report.outputs) {
+    for (const subgrad::CoordinateCheck& c : output.coordinates) BOOST_TEST(!std::isnan(c.forward));
+  }
+  // A function whose forward-mode version computes something else is caught.
+  auto inconsistent = []<class T>(std::span<const T> x) {
+    if constexpr (std::same_as<T, Var>) {
+      return std::vector<T>{x[0] * 2.0};
+    } else {
+      return std::vector<T>{x[0] * 3.0};
+    }
+  };
+  BOOST_TEST(!subgrad::check_jacobian(inconsistent, std::vector<double>{1.0}, options).ok());
+  options.forward = false;
+  BOOST_TEST(subgrad::check_jacobian(inconsistent, std::vector<double>{1.0}, options).ok());
 }

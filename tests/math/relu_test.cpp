@@ -1,5 +1,5 @@
-#include "subgrad/core/arithmetic.hpp"
 #include "subgrad/math/relu.hpp"
+#include "subgrad/core/arithmetic.hpp"
 
 #include <cmath>
 #include <random>
@@ -7,6 +7,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "subgrad/core/gradient.hpp"
+#include "subgrad/forward/dual.hpp"
 #include "subgrad/math/smooth_activations.hpp"
 
 using subgrad::ReluOptions;
@@ -123,14 +124,37 @@ BOOST_AUTO_TEST_CASE(smooth_members_against_their_formulas) {
     const double smelu_slope = x0 <= -1 ? 0.0 : (x0 >= 1 ? 1.0 : (x0 + 1) / 2);
     BOOST_TEST(smelu(x).value() == smelu_value, boost::test_tools::tolerance(1e-15));
     BOOST_TEST(subgrad::grad(smelu(x), x) == smelu_slope, boost::test_tools::tolerance(1e-15));
-    BOOST_TEST(relu_poly(x, 10.0).value() == 0.0263068516521283 * x0 * x0 + 0.5 * x0,
-               boost::test_tools::tolerance(1e-15));
-    BOOST_TEST(subgrad::grad(relu_poly(x, 100.0), x) == 2 * 0.002631114401271 * x0 + 0.5,
-               boost::test_tools::tolerance(1e-15));
     const double s = 1 / (1 + std::exp(-2 * x0));
     BOOST_TEST(subgrad::grad(swish(x, 2.0), x) == s + 2 * x0 * s * (1 - s),
                boost::test_tools::tolerance(1e-14));
   }
+}
+
+// CryptoDL's polynomials (inspire-lab/CryptoDL, python/kalypso/public_functions.py) evaluated by
+// hand at x = bound and x = -bound, p(x) = c2 x^2 + x/2:
+//   bound  10: c2 = 0.0263068516521283  p(10)  = 2.63068516521283 + 5   = 7.63068516521283
+//                                       p(-10) = 2.63068516521283 - 5   = -2.36931483478717
+//   bound  20: c2 = 0.0131555717886246  p(20)  = 5.26222871544984 + 10  = 15.26222871544984
+//   bound  50: c2 = 0.005262228802542   p(50)  = 13.155572006355 + 25   = 38.155572006355
+//   bound 100: c2 = 0.002631114401271   p(100) = 26.31114401271 + 50    = 76.31114401271
+// and the slope at the bound, 2 c2 bound + 1/2, is 1.0261370330425660 for bound 10.
+BOOST_AUTO_TEST_CASE(relu_poly_matches_the_cryptodl_polynomials) {
+  Tape tape;
+  const std::pair<double, double> at_bound[] = {{10.0, 7.63068516521283},
+                                                {20.0, 15.26222871544984},
+                                                {50.0, 38.155572006355},
+                                                {100.0, 76.31114401271}};
+  for (const auto& [bound, expected] : at_bound) {
+    BOOST_TEST(subgrad::relu_poly(bound, bound) == expected, boost::test_tools::tolerance(1e-14));
+    // The fit integrates a fit of the step: near the bound the slope is close to relu's 1.
+    Var x = bound;
+    BOOST_TEST(std::abs(subgrad::grad(relu_poly(x, bound), x) - 1.0) < 0.03);
+  }
+  BOOST_TEST(subgrad::relu_poly(-10.0, 10.0) == -2.36931483478717,
+             boost::test_tools::tolerance(1e-14));
+  Var x = 10.0;
+  BOOST_TEST(subgrad::grad(relu_poly(x, 10.0), x) == 1.026137033042566,
+             boost::test_tools::tolerance(1e-15));
 }
 
 BOOST_AUTO_TEST_CASE(softplus_switches_to_the_identity_past_the_threshold) {
@@ -166,6 +190,25 @@ BOOST_AUTO_TEST_CASE(bad_parameters_are_named_in_the_error) {
   BOOST_CHECK_EXCEPTION(relu_poly(x, -3.0), subgrad::Error,
                         names("subgrad::relu_poly: bound = -3"));
   BOOST_CHECK_EXCEPTION(leaky_relu(x, std::nan("")), subgrad::Error, names("negative_slope = nan"));
+  BOOST_CHECK_EXCEPTION(elu(x, -1.0), subgrad::Error, names("subgrad::elu: alpha = -1"));
+  BOOST_CHECK_EXCEPTION(threshold(x, std::nan(""), 0.0), subgrad::Error,
+                        names("subgrad::threshold: threshold = nan"));
+  BOOST_CHECK_EXCEPTION(rrelu(x, 0.5, 0.25), subgrad::Error,
+                        names("subgrad::rrelu: lower = 0.5 is not <= upper = 0.25"));
+  std::mt19937 generator(1);
+  BOOST_CHECK_EXCEPTION(rrelu(x, generator, 0.5, 0.25, kink::left), subgrad::Error,
+                        names("subgrad::rrelu: lower = 0.5"));
+  BOOST_CHECK_EXCEPTION(clamp(x, 3.0, 2.0), subgrad::Error,
+                        names("subgrad::clamp: lo = 3 is not <= hi = 2"));
+  BOOST_CHECK_EXCEPTION(swish(x, INFINITY, kink::right), subgrad::Error,
+                        names("subgrad::swish: beta = inf"));
+  BOOST_CHECK_EXCEPTION(relu(x, subgrad::ReluOptions{0.1, std::nullopt, NAN}), subgrad::Error,
+                        names("subgrad::relu(ReluOptions): threshold = nan"));
+  // On plain numbers and Duals too: the rule's constructor is the one check.
+  BOOST_CHECK_EXCEPTION(subgrad::leaky_relu(1.0, NAN), subgrad::Error,
+                        names("negative_slope = nan"));
+  BOOST_CHECK_EXCEPTION(elu(subgrad::Dual<double>{1.0, 1.0}, -2.0), subgrad::Error,
+                        names("subgrad::elu: alpha = -2"));
 }
 
 BOOST_AUTO_TEST_CASE(nan_propagates) {

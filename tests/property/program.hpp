@@ -108,7 +108,7 @@ inline int grow(Program& p, std::mt19937_64& g, int depth) {
   } else {
     node.op = static_cast<Op>(std::uniform_int_distribution<int>(static_cast<int>(Op::unary),
                                                                  static_cast<int>(Op::loop))(g));
-    if (node.op == Op::unary && chance(0.5)) node.op = Op::unary;  // primitives are the point
+    if (node.op != Op::unary && chance(0.5)) node.op = Op::unary;  // primitives are the point
     node.a = grow(p, g, depth - 1);
     node.b = grow(p, g, depth - 1);
     node.c = grow(p, g, depth - 1);

@@ -30,10 +30,10 @@
 
 #include <fmt/format.h>
 
+#include "subgrad/core/arithmetic.hpp"
 #include "subgrad/core/gradient.hpp"
 #include "subgrad/core/kink.hpp"
 #include "subgrad/core/tape.hpp"
-#include "subgrad/core/arithmetic.hpp"
 #include "subgrad/core/var.hpp"
 #include "subgrad/forward/dual.hpp"
 
@@ -217,13 +217,15 @@ JacobianReport check_jacobian(F&& f, const R& x, const CheckOptions& options = {
   std::size_t outputs = 0;
   {
     Tape tape;
-    std::vector<Var> inputs(point.begin(), point.end());
+    const std::vector<Var> inputs = variables(point);
     outputs = std::invoke(f, std::span<const Var>(inputs)).size();
   }
+  // <w, F> on Vars, and on Duals when f takes them (so that options.forward is honoured).
   auto weighted = [&f](std::vector<double> weights) {
-    return [&f, weights = std::move(weights)](std::span<const Var> v) {
-      const std::vector<Var> y = std::invoke(f, v);
-      Var sum = 0.0 * v[0];
+    return [&f, weights = std::move(weights) ]<class Scalar>(
+        std::span<const Scalar> v) requires std::invocable<F&, std::span<const Scalar>> {
+      const std::vector<Scalar> y = std::invoke(f, v);
+      Scalar sum = 0.0 * v[0];
       for (std::size_t i = 0; i < y.size(); ++i) sum += weights[i] * y[i];
       return sum;
     };
@@ -234,18 +236,14 @@ JacobianReport check_jacobian(F&& f, const R& x, const CheckOptions& options = {
     report.output_weights.resize(outputs);
     for (double& w : report.output_weights) w = normal(generator);
     auto g = weighted(report.output_weights);
-    CheckOptions scalar = options;
-    scalar.forward = false;
-    report.outputs.push_back(detail::check_scalar(g, point, scalar));
+    report.outputs.push_back(detail::check_scalar(g, point, options));
     return report;
   }
   for (std::size_t k = 0; k < outputs; ++k) {
     std::vector<double> unit(outputs, 0.0);
     unit[k] = 1.0;
     auto g = weighted(std::move(unit));
-    CheckOptions scalar = options;
-    scalar.forward = false;
-    report.outputs.push_back(detail::check_scalar(g, point, scalar));
+    report.outputs.push_back(detail::check_scalar(g, point, options));
   }
   return report;
 }

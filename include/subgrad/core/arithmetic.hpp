@@ -129,34 +129,22 @@ constexpr const A& operator+(const A& a) {
 // Comparisons look at values only; they record nothing.
 template <class A, class B>
 requires ExpressionOperands<A, B>
-constexpr bool operator==(const A& a, const B& b) {
-  return primal_value(a) == primal_value(b);
-}
+constexpr bool operator==(const A& a, const B& b) { return primal_value(a) == primal_value(b); }
 template <class A, class B>
 requires ExpressionOperands<A, B>
-constexpr bool operator!=(const A& a, const B& b) {
-  return primal_value(a) != primal_value(b);
-}
+constexpr bool operator!=(const A& a, const B& b) { return primal_value(a) != primal_value(b); }
 template <class A, class B>
 requires ExpressionOperands<A, B>
-constexpr bool operator<(const A& a, const B& b) {
-  return primal_value(a) < primal_value(b);
-}
+constexpr bool operator<(const A& a, const B& b) { return primal_value(a) < primal_value(b); }
 template <class A, class B>
 requires ExpressionOperands<A, B>
-constexpr bool operator<=(const A& a, const B& b) {
-  return primal_value(a) <= primal_value(b);
-}
+constexpr bool operator<=(const A& a, const B& b) { return primal_value(a) <= primal_value(b); }
 template <class A, class B>
 requires ExpressionOperands<A, B>
-constexpr bool operator>(const A& a, const B& b) {
-  return primal_value(a) > primal_value(b);
-}
+constexpr bool operator>(const A& a, const B& b) { return primal_value(a) > primal_value(b); }
 template <class A, class B>
 requires ExpressionOperands<A, B>
-constexpr bool operator>=(const A& a, const B& b) {
-  return primal_value(a) >= primal_value(b);
-}
+constexpr bool operator>=(const A& a, const B& b) { return primal_value(a) >= primal_value(b); }
 
 // Compound assignments: one new statement each, as `x = x + other`.
 template <ExpressionOperand E>

@@ -5,7 +5,6 @@
 #include "subgrad/core/arithmetic.hpp"  // IWYU pragma: export
 #include "subgrad/core/error.hpp"       // IWYU pragma: export
 #include "subgrad/core/expression.hpp"  // IWYU pragma: export
-#include "subgrad/core/file.hpp"        // IWYU pragma: export
 #include "subgrad/core/format.hpp"      // IWYU pragma: export
 #include "subgrad/core/gradient.hpp"    // IWYU pragma: export
 #include "subgrad/core/kink.hpp"        // IWYU pragma: export

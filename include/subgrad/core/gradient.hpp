@@ -179,7 +179,8 @@ std::vector<std::vector<double>> jacobian(F&& f, const R& x) {
     if constexpr (std::convertible_to<std::invoke_result_t<F&, std::span<const Var>>,
                                       std::vector<Var>>) {
       Tape tape;
-      std::vector<Var> inputs(std::ranges::begin(x), std::ranges::end(x));
+      const std::vector<Var> inputs =
+          variables(std::span<const double>(std::ranges::data(x), std::ranges::size(x)));
       const std::vector<Var> outputs = std::invoke(f, std::span<const Var>(inputs));
       rows.reserve(outputs.size());
       for (const Var& output : outputs) {

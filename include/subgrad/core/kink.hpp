@@ -262,6 +262,10 @@ constexpr BinaryPartials<T> resolve(const BasicBinarySlopes<T>& slopes, KinkRule
   const double left[2] = {primal_value(slopes.x.left), primal_value(slopes.y.left)};
   const double right[2] = {primal_value(slopes.x.right), primal_value(slopes.y.right)};
   if (left[0] == right[0] && left[1] == right[1]) return {slopes.x.left, slopes.y.left};
+  // Only one partial has a kink: the segment is one-dimensional, and the scalar rule gives its
+  // pick exactly (0, not a rounding residue, where the interval contains 0).
+  if (left[1] == right[1]) return {resolve(slopes.x, rule), slopes.y.left};
+  if (left[0] == right[0]) return {slopes.x.left, resolve(slopes.y, rule)};
   const double t = detail::kink_weight(rule, left, right, 2);
   return {detail::mix(slopes.x.left, slopes.x.right, t),
           detail::mix(slopes.y.left, slopes.y.right, t)};

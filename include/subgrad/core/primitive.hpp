@@ -241,8 +241,7 @@ struct Primitive {
   constexpr auto make_binary(const X& x, const Y& y, Choice choice) const {
     using First = detail::ExpressionOf<X>;
     using Second = detail::ExpressionOf<Y>;
-    const BinaryEvaluation at = evaluate(rule, primal_value(x),
-                                         primal_value(y));
+    const BinaryEvaluation at = evaluate(rule, primal_value(x), primal_value(y));
     return BinaryExpression<First, Second, Choice>{
         detail::as_expression(x), detail::as_expression(y), at.value, at.slopes, choice};
   }
@@ -278,11 +277,13 @@ consteval bool is_primitive_call() {
         if constexpr (!std::constructible_from<Rule, std::tuple_element_t<arity + P, Types>...>) {
           return false;
         } else if constexpr (with_rule) {
-          return std::invocable<const Primitive<Rule>&, std::tuple_element_t<O, Types>..., KinkRule>;
+          return std::invocable<const Primitive<Rule>&, std::tuple_element_t<O, Types>...,
+                                KinkRule>;
         } else {
           return std::invocable<const Primitive<Rule>&, std::tuple_element_t<O, Types>...>;
         }
-      }(std::make_index_sequence<arity>{}, std::make_index_sequence<parameters>{});
+      }
+      (std::make_index_sequence<arity>{}, std::make_index_sequence<parameters>{});
     }
   }
 }
@@ -294,7 +295,8 @@ consteval bool has_active_operand() {
   } else {
     return []<std::size_t... O>(std::index_sequence<O...>) {
       return !(Passive<std::tuple_element_t<O, std::tuple<Args...>>> && ...);
-    }(std::make_index_sequence<rule_arity<Rule>>{});
+    }
+    (std::make_index_sequence<rule_arity<Rule>>{});
   }
 }
 }  // namespace detail
@@ -308,8 +310,8 @@ concept PrimitiveCall = detail::is_primitive_call<Rule, Args...>();
 /// The same, with at least one operand that is not a plain number (for the functions whose name
 /// the standard library already gives to the plain version, such as exp and abs).
 template <class Rule, class... Args>
-concept ActivePrimitiveCall =
-    PrimitiveCall<Rule, Args...> && detail::has_active_operand<Rule, Args...>();
+concept ActivePrimitiveCall = PrimitiveCall<Rule, Args...> &&
+    detail::has_active_operand<Rule, Args...>();
 
 /// The one way from a rule to its public function: builds Rule from the parameters and applies
 /// it to the operands, with the trailing KinkRule if there is one (else the thread's rule).
@@ -321,14 +323,15 @@ constexpr auto call_primitive(const Args&... args) {
   constexpr std::size_t parameters = sizeof...(Args) - arity - (with_rule ? 1 : 0);
   const std::tuple<const Args&...> all(args...);
   return [&all]<std::size_t... O, std::size_t... P>(std::index_sequence<O...>,
-                                                     std::index_sequence<P...>) {
+                                                    std::index_sequence<P...>) {
     const Primitive<Rule> primitive{Rule(std::get<arity + P>(all)...)};
     if constexpr (with_rule) {
       return primitive(std::get<O>(all)..., std::get<sizeof...(Args) - 1>(all));
     } else {
       return primitive(std::get<O>(all)...);
     }
-  }(std::make_index_sequence<arity>{}, std::make_index_sequence<parameters>{});
+  }
+  (std::make_index_sequence<arity>{}, std::make_index_sequence<parameters>{});
 }
 
 }  // namespace subgrad
@@ -338,17 +341,13 @@ constexpr auto call_primitive(const Args&... args) {
 /// unary rule, `function(x, y, parameters..., [KinkRule])` for a binary one. The parameters go
 /// to the rule's constructor, so their defaults and their validation live in the rule:
 ///   SUBGRAD_PRIMITIVE_FUNCTION(shrink, Shrink)
-#define SUBGRAD_PRIMITIVE_FUNCTION(function, Rule)                   \
-  template <class... Args>                                           \
-  requires ::subgrad::PrimitiveCall<Rule, Args...>                   \
-  constexpr auto function(const Args&... args) {                     \
-    return ::subgrad::call_primitive<Rule>(args...);                 \
-  }
+#define SUBGRAD_PRIMITIVE_FUNCTION(function, Rule) \
+  template <class... Args>                         \
+  requires ::subgrad::PrimitiveCall<Rule, Args...> \
+  constexpr auto function(const Args&... args) { return ::subgrad::call_primitive<Rule>(args...); }
 /// The same for a name the standard library gives to the plain-number version (exp, abs, max):
 /// the function takes at least one operand that is not a plain number.
-#define SUBGRAD_ACTIVE_PRIMITIVE_FUNCTION(function, Rule)            \
-  template <class... Args>                                           \
-  requires ::subgrad::ActivePrimitiveCall<Rule, Args...>             \
-  constexpr auto function(const Args&... args) {                     \
-    return ::subgrad::call_primitive<Rule>(args...);                 \
-  }
+#define SUBGRAD_ACTIVE_PRIMITIVE_FUNCTION(function, Rule) \
+  template <class... Args>                                \
+  requires ::subgrad::ActivePrimitiveCall<Rule, Args...>  \
+  constexpr auto function(const Args&... args) { return ::subgrad::call_primitive<Rule>(args...); }

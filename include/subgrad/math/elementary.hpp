@@ -630,8 +630,8 @@ SUBGRAD_PRIMITIVE_FUNCTION(clamp, rules::Clamp)
 /// x^y with Var, Dual or double in either position (not both double: use std::pow); a passive
 /// exponent or base makes it a unary primitive. A trailing KinkRule is accepted (pow has none).
 template <class X, class Y, class... Rule>
-requires(sizeof...(Rule) <= 1) && ActivePrimitiveCall<rules::Pow, X, Y, Rule...>
-constexpr auto pow(const X& x, const Y& y, const Rule&... kink_rule) {
+requires(sizeof...(Rule) <= 1) && ActivePrimitiveCall<rules::Pow, X, Y, Rule...> constexpr auto pow(
+                                      const X& x, const Y& y, const Rule&... kink_rule) {
   if constexpr (Passive<Y>) {
     return call_primitive<rules::Power>(x, static_cast<double>(y), kink_rule...);
   } else if constexpr (Passive<X>) {

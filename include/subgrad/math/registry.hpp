@@ -39,7 +39,10 @@ constexpr TorchCounterpart torch_composite(std::string_view expression) {
 constexpr TorchCounterpart no_torch(std::string_view why) { return {{}, false, why}; }
 
 /// Calls a public function by name: the registry's link from an entry to what users call.
-#define SUBGRAD_CALL(function) [](const auto&... arguments) { return function(arguments...); }
+#define SUBGRAD_CALL(function)                                       \
+  [](const auto&... arguments) -> decltype(function(arguments...)) { \
+    return function(arguments...);                                   \
+  }
 
 /// A unary primitive: its name in reports, its rule (built from `parameters`), the public
 /// function (called as function(x, parameters..., [KinkRule])), a formula, the defaults in
@@ -81,12 +84,17 @@ constexpr std::tuple<Parameters...> with(const Parameters&... parameters) {
 }
 /// A registry line for a unary primitive.
 template <class Rule, class Function, class... Parameters>
-UnaryPrimitive<Rule, Function, Parameters...> unary(
-    std::string_view name, Function function, std::tuple<Parameters...> parameters,
-    std::string_view formula, std::string_view defaults, double low, double high, Family family,
-    TorchCounterpart torch_counterpart) {
-  return {name,   std::make_from_tuple<Rule>(parameters), function, parameters, formula, defaults,
-          low,    high,                                   family,   torch_counterpart};
+UnaryPrimitive<Rule, Function, Parameters...> unary(std::string_view name, Function function,
+                                                    std::tuple<Parameters...> parameters,
+                                                    std::string_view formula,
+                                                    std::string_view defaults, double low,
+                                                    double high, Family family,
+                                                    TorchCounterpart torch_counterpart) {
+  return {name,     std::make_from_tuple<Rule>(parameters),
+          function, parameters,
+          formula,  defaults,
+          low,      high,
+          family,   torch_counterpart};
 }
 /// A registry line for a binary primitive.
 template <class Rule, class Function>

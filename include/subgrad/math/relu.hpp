@@ -280,7 +280,8 @@ auto call_adjusted(Adjust&& adjust, const T& x, const Args&... args) {
     } else {
       return Primitive<Rule>{rule}(x);
     }
-  }(std::make_index_sequence<sizeof...(Args) - (with_rule ? 1 : 0)>{});
+  }
+  (std::make_index_sequence<sizeof...(Args) - (with_rule ? 1 : 0)>{});
 }
 }  // namespace detail
 
