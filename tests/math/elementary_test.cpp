@@ -1,5 +1,5 @@
-#include "subgrad/core/arithmetic.hpp"
 #include "subgrad/math/elementary.hpp"
+#include "subgrad/core/arithmetic.hpp"
 
 #include <cmath>
 #include <functional>

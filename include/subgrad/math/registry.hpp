@@ -1,8 +1,9 @@
 #pragma once
 /// \file
-/// The registry: every built-in primitive once, with the rule (default parameters), its formula
-/// and a range to test and plot over. Tests, the documentation tables and the gallery iterate
-/// over it; adding a primitive is one rule and one entry here.
+/// The registry: every built-in primitive once, one line each, with its rule and parameters, its
+/// public function, a formula, a range to test and plot over, and its PyTorch counterpart. Tests,
+/// the documentation tables, the gallery and the PyTorch reference script iterate over it; adding
+/// a primitive is one rule and one line here (docs/contributing.md).
 
 #include <functional>
 #include <optional>
