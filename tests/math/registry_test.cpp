@@ -60,6 +60,8 @@ const std::map<std::string, std::vector<DocumentedKink>> documented = {
     {"threshold(1, -0.5)", {{1, 0, 1, 0, J}}},
     {"threshold(0.5, 0.5)", {{0.5, 0, 1, 0, K}}},
     {"thresholded_relu", {{1, 0, 1, 0, J}}},
+    {"hard_shrink", {{-0.5, 1, 0, 0, J}, {0.5, 0, 1, 0, J}}},
+    {"soft_shrink", {{-0.5, 1, 0, 0, K}, {0.5, 0, 1, 0, K}}},
     {"relu(ReluOptions{0.1, 6, 0})", {{0, 0.1, 1, 0.1, K}, {6, 1, 0, 0, K}}},
     {"relu(ReluOptions{0.2, none, 1})", {{1, 0.2, 1, 0.2, J}}},
     {"relu(ReluOptions{0, 4, -1})",

@@ -193,6 +193,54 @@ struct ThresholdedRelu : Threshold {
   constexpr ThresholdedRelu(double theta = 1.0) : Threshold(theta, 0.0) {}
 };
 
+/// PyTorch's Hardshrink: x where |x| > lambda, else 0; d/dx = [|x| > lambda]. Jumps at +-lambda.
+struct HardShrink {
+  static constexpr std::string_view name = "hard_shrink";
+  double lambda;
+  constexpr HardShrink(double lambda_ = 0.5) : lambda(lambda_) {
+    detail::require(detail::is_finite(lambda) && lambda >= 0.0, name, "lambda", lambda,
+                    "must be finite and >= 0");
+  }
+  template <class T>
+  constexpr Evaluation<T> evaluate(const T& x) const {
+    if (x > lambda || x < -lambda) return detail::line(x, 1.0);
+    if (x > -lambda && x < lambda) return detail::line(T(0.0), 0.0);
+    // at lambda: left 0, right 1; at -lambda: left 1, right 0; value 0; min_norm 0 (= PyTorch)
+    if (x == lambda && lambda != 0.0) return detail::corner(T(0.0), 0.0, 1.0);
+    if (x == -lambda && lambda != 0.0) return detail::corner(T(0.0), 1.0, 0.0);
+    return x == x ? detail::line(x, 1.0) : detail::not_a_number(x);  // lambda == 0: identity
+  }
+  std::vector<KinkPoint> kinks(double low, double high) const {
+    if (lambda == 0.0) return {};
+    return detail::points_in(low, high, {-lambda, lambda}, Smoothness::discontinuous);
+  }
+};
+
+/// PyTorch's Softshrink: x - lambda above lambda, x + lambda below -lambda, else 0;
+/// d/dx = [|x| > lambda]. Kinks at +-lambda.
+struct SoftShrink {
+  static constexpr std::string_view name = "soft_shrink";
+  double lambda;
+  constexpr SoftShrink(double lambda_ = 0.5) : lambda(lambda_) {
+    detail::require(detail::is_finite(lambda) && lambda >= 0.0, name, "lambda", lambda,
+                    "must be finite and >= 0");
+  }
+  template <class T>
+  constexpr Evaluation<T> evaluate(const T& x) const {
+    if (x > lambda) return detail::line(T(x - lambda), 1.0);
+    if (x < -lambda) return detail::line(T(x + lambda), 1.0);
+    if (x > -lambda && x < lambda) return detail::line(T(0.0), 0.0);
+    // at lambda: left 0, right 1; at -lambda: left 1, right 0; min_norm 0 (= PyTorch)
+    if (x == lambda && lambda != 0.0) return detail::corner(T(0.0), 0.0, 1.0);
+    if (x == -lambda && lambda != 0.0) return detail::corner(T(0.0), 1.0, 0.0);
+    return x == x ? detail::line(x, 1.0) : detail::not_a_number(x);  // lambda == 0: identity
+  }
+  std::vector<KinkPoint> kinks(double low, double high) const {
+    return lambda == 0.0 ? std::vector<KinkPoint>{}
+                         : detail::points_in(low, high, {-lambda, lambda});
+  }
+};
+
 /// The generalized relu of ReluOptions. Keras returns derivative 0 at a kink at 0 whatever the
 /// slopes; here the kink rule decides, always within [min(left, right), max(left, right)].
 struct GeneralizedRelu {
@@ -322,5 +370,9 @@ SUBGRAD_PRIMITIVE_FUNCTION(hardswish, rules::Hardswish)
 SUBGRAD_PRIMITIVE_FUNCTION(threshold, rules::Threshold)
 /// Keras 2's ThresholdedReLU: x if x > theta, else 0 (theta defaults to 1).
 SUBGRAD_PRIMITIVE_FUNCTION(thresholded_relu, rules::ThresholdedRelu)
+/// PyTorch's Hardshrink: x where |x| > lambda, else 0 (lambda defaults to 0.5).
+SUBGRAD_PRIMITIVE_FUNCTION(hard_shrink, rules::HardShrink)
+/// PyTorch's Softshrink: x shrunk towards 0 by lambda, 0 inside [-lambda, lambda] (default 0.5).
+SUBGRAD_PRIMITIVE_FUNCTION(soft_shrink, rules::SoftShrink)
 
 }  // namespace subgrad
