@@ -218,3 +218,15 @@ BOOST_AUTO_TEST_CASE(nan_propagates) {
   BOOST_TEST(std::isnan(subgrad::grad(relu(x), x)));
   BOOST_TEST(std::isnan(subgrad::grad(hardswish(x), x)));
 }
+
+BOOST_AUTO_TEST_CASE(rrelu_training_form_takes_a_trailing_kink_rule) {
+  Tape tape;
+  std::mt19937 generator(7);
+  Var x = 0.0;
+  // At 0 the slopes are {drawn a, 1}: right gives 1, left the drawn slope in [1/8, 1/3].
+  BOOST_TEST(subgrad::grad(rrelu(x, generator, kink::right), x) == 1.0);
+  const double left = subgrad::grad(rrelu(x, generator, 0.125, 1.0 / 3.0, kink::left), x);
+  BOOST_TEST(left >= 0.125);
+  BOOST_TEST(left <= 1.0 / 3.0);
+  BOOST_TEST(left != 1.0);
+}
