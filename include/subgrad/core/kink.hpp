@@ -174,6 +174,16 @@ inline double kink_weight(KinkRule rule, const double* left, const double* right
   return 0.0;
 }
 
+/// The largest value, NaN if any is NaN: the value of maxout.
+constexpr double largest_value(std::span<const double> values) {
+  double largest = values[0];
+  for (double v : values) {
+    if (v != v) return v;
+    if (v > largest) largest = v;
+  }
+  return largest;
+}
+
 /// The weight of each piece's derivative in d max(pieces) (maxout): the largest piece gets 1; k
 /// tied pieces share it as the rule says (min_norm and midpoint: 1/k each; right: all to the
 /// first tied piece; left: all to the last; convex(t): t to the first, 1 - t to the last, so two
@@ -182,13 +192,8 @@ inline double kink_weight(KinkRule rule, const double* left, const double* right
 inline double maxout_weights(std::span<const double> values, KinkRule rule,
                              std::span<double> weights) {
   if (values.empty()) throw Error("subgrad::maxout: needs at least one piece");
-  double largest = values[0];
-  bool has_nan = false;
-  for (double v : values) {
-    if (std::isnan(v)) has_nan = true;
-    if (v > largest) largest = v;
-  }
-  if (has_nan) {
+  const double largest = largest_value(values);
+  if (std::isnan(largest)) {
     for (double& w : weights) w = std::numeric_limits<double>::quiet_NaN();
     return std::numeric_limits<double>::quiet_NaN();
   }

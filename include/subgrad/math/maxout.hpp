@@ -30,17 +30,6 @@ namespace subgrad {
 
 namespace detail {
 
-/// The largest value (NaN if any is NaN), as maxout_weights returns it, without the weights.
-template <std::size_t N>
-constexpr double largest(const std::array<double, N>& values) {
-  double result = values[0];
-  for (double v : values) {
-    if (v != v) return v;
-    if (v > result) result = v;
-  }
-  return result;
-}
-
 template <std::size_t... Counts>
 constexpr std::array<std::size_t, sizeof...(Counts)> prefix_offsets() {
   std::array<std::size_t, sizeof...(Counts)> offsets{};
@@ -65,7 +54,7 @@ struct MaxoutExpression {
   MaxoutExpression(Choice choice_, const Pieces&... pieces_)
       : pieces(pieces_...),
         values{pieces_.value()...},
-        result(detail::largest(values)),
+        result(detail::largest_value(values)),
         choice(choice_) {}
   double value() const noexcept { return result; }
   template <std::size_t Offset>
@@ -114,7 +103,8 @@ auto split_kink_rule(const Make& make, const Args&... args) {
 template <class Choice, class... Args>
 auto make_maxout(Choice choice, const Args&... args) {
   if constexpr ((Passive<Args> && ...)) {
-    return largest(std::array<double, sizeof...(Args)>{static_cast<double>(args)...});
+    const std::array<double, sizeof...(Args)> values{static_cast<double>(args)...};
+    return largest_value(values);
   } else {
     return MaxoutExpression<Choice, ExpressionOf<Args>...>(choice, as_expression(args)...);
   }

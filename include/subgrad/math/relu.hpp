@@ -225,15 +225,13 @@ struct SoftShrink {
     detail::require(detail::is_finite(lambda) && lambda >= 0.0, name, "lambda", lambda,
                     "must be finite and >= 0");
   }
+  // The slopes are hard_shrink's; the value is shifted towards 0 by lambda outside.
   template <class T>
   constexpr Evaluation<T> evaluate(const T& x) const {
-    if (x > lambda) return detail::line(T(x - lambda), 1.0);
-    if (x < -lambda) return detail::line(T(x + lambda), 1.0);
-    if (x > -lambda && x < lambda) return detail::line(T(0.0), 0.0);
-    // at lambda: left 0, right 1; at -lambda: left 1, right 0; min_norm 0 (= PyTorch)
-    if (x == lambda && lambda != 0.0) return detail::corner(T(0.0), 0.0, 1.0);
-    if (x == -lambda && lambda != 0.0) return detail::corner(T(0.0), 1.0, 0.0);
-    return x == x ? detail::line(x, 1.0) : detail::not_a_number(x);  // lambda == 0: identity
+    Evaluation<T> at = HardShrink(lambda).evaluate(x);
+    if (x > lambda) at.value = x - lambda;
+    if (x < -lambda) at.value = x + lambda;
+    return at;
   }
   std::vector<KinkPoint> kinks(double low, double high) const {
     return lambda == 0.0 ? std::vector<KinkPoint>{}
