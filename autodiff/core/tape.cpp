@@ -68,6 +68,14 @@ Tape::~Tape() {
   }
 }
 
+const Tape* Tape::find_on_this_thread(std::uint32_t id) noexcept {
+  for (const Tape* tape = detail::active_tape; tape != nullptr; tape = tape->previous_) {
+    if (tape->id_ == id) return tape;
+  }
+  const Tape& fallback = default_for_thread();
+  return fallback.id_ == id ? &fallback : nullptr;
+}
+
 Tape& Tape::default_for_thread() {
   thread_local Tape tape{PassiveTag{}};
   return tape;
@@ -93,6 +101,7 @@ void Tape::clear() {
   operands_before_current_ = 0;
   nodes_.clear();
   adjoints_.clear();
+  for (auto& attachment : attachments_) attachment.second->on_clear();
   swept_ = false;
   swept_statement_count_ = 0;
   id_ = next_tape_id();
@@ -183,6 +192,10 @@ void Tape::record_node(NodeBackward backward) {
   nodes_.push_back(Node{statement_count(), std::move(backward)});
 }
 
+void Tape::record_node(RawNodeBackward backward, const void* context) {
+  nodes_.push_back(Node{statement_count(), {}, backward, context});
+}
+
 void Tape::check_owns(std::uint32_t tape, std::string_view operation, std::string_view what) const {
   if (tape == id_) [[likely]]
     return;
@@ -208,6 +221,7 @@ void Tape::backward(Index output, std::uint32_t output_tape, double seed,
     throw Error(fmt::format("{}: output index {} is not on the tape ({} statements)", operation,
                             output, statements));
   }
+  ++sweep_count_;
   adjoints_.assign(static_cast<std::size_t>(output) + 1, 0.0);
   adjoints_[output] = seed;
   sweep(output);
@@ -263,7 +277,12 @@ void Tape::sweep(std::uint64_t end) {
       current = low;
     }
     if (node == 0) break;
-    nodes_[--node].backward(std::span<double>(adjoints_));
+    const Node& n = nodes_[--node];
+    if (n.raw != nullptr) {
+      n.raw(n.context, std::span<double>(adjoints_));
+    } else {
+      n.backward(std::span<double>(adjoints_));
+    }
   }
 }
 

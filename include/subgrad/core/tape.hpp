@@ -9,6 +9,8 @@
 #include <memory>
 #include <span>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "subgrad/core/error.hpp"
@@ -49,6 +51,18 @@ struct TapeTesting;
 
 /// A user-supplied backward function of a node: it reads and adds to the tape's adjoints.
 using NodeBackward = std::function<void(std::span<double> adjoints)>;
+/// A node's backward as a plain function of a context the recorder keeps alive until clear():
+/// recording one allocates nothing (the tensor layer's nodes).
+using RawNodeBackward = void (*)(const void* context, std::span<double> adjoints);
+
+/// Storage a higher layer keeps on a tape (tensor buffers, node contexts): owned by the tape,
+/// told when the tape is cleared so that it can reuse its memory for the next recording.
+class TapeAttachment {
+ public:
+  virtual ~TapeAttachment() = default;
+  /// The tape was cleared: what was recorded is gone, the memory may be reused.
+  virtual void on_clear() = 0;
+};
 
 /// Records statements (one per assignment of an expression to a Var) and nodes (external
 /// computations with hand-written adjoints), and sweeps them backwards.
@@ -70,6 +84,10 @@ class Tape {
       tape = &default_for_thread();
     return *tape;
   }
+
+  /// The live tape of this thread (the active one, one it is nested in, or the default tape)
+  /// whose id is `id` as it is now, or nullptr: what a handle may still read.
+  static const Tape* find_on_this_thread(std::uint32_t id) noexcept;
 
   /// Forgets everything recorded, keeps the memory; Vars recorded before become invalid.
   void clear();
@@ -130,6 +148,26 @@ class Tape {
   /// Records a node at the current position: the sweep calls `backward` after every statement
   /// recorded later and before every statement recorded earlier.
   void record_node(NodeBackward backward);
+  /// Records a node whose backward is `backward(context, adjoints)`; `context` must stay valid
+  /// until the tape is cleared or destroyed.
+  void record_node(RawNodeBackward backward, const void* context);
+
+  /// Sweeps done since the tape was made (each backward() is one): tells stored adjoints of an
+  /// earlier sweep from this sweep's.
+  std::uint64_t sweep_count() const noexcept { return sweep_count_; }
+
+  /// The attachment of type A (made on first use, kept until the tape is destroyed).
+  template <class A>
+  A& attachment() {
+    static_assert(std::is_base_of_v<TapeAttachment, A>,
+                  "subgrad::Tape::attachment<A>: A must derive from subgrad::TapeAttachment");
+    static const char key = 0;  // one address per attachment type
+    for (const auto& [k, a] : attachments_) {
+      if (k == &key) return static_cast<A&>(*a);
+    }
+    attachments_.emplace_back(&key, std::make_unique<A>());
+    return static_cast<A&>(*attachments_.back().second);
+  }
 
  private:
   struct PassiveTag {};
@@ -163,8 +201,10 @@ class Tape {
   friend struct detail::TapeTesting;
 
   struct Node {
-    std::uint64_t position;  // statements recorded before the node
-    NodeBackward backward;
+    std::uint64_t position;         // statements recorded before the node
+    NodeBackward backward;          // either this ...
+    RawNodeBackward raw = nullptr;  // ... or this with its context
+    const void* context = nullptr;
   };
 
   std::vector<std::unique_ptr<detail::Block>> blocks_;
@@ -177,6 +217,8 @@ class Tape {
   std::vector<double> adjoints_;
   bool swept_ = false;
   std::uint64_t swept_statement_count_ = 0;
+  std::uint64_t sweep_count_ = 0;
+  std::vector<std::pair<const void*, std::unique_ptr<TapeAttachment>>> attachments_;
   std::uint32_t id_;
   Tape* previous_ = nullptr;
   bool is_default_ = false;

@@ -1,0 +1,142 @@
+#pragma once
+/// \file
+/// matmul(a, b) and transpose(a): a product is one node whose backward is two more products.
+/// transpose() is a view: matmul(x, transpose(w)) reads w in place.
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include <fmt/format.h>
+
+#include "subgrad/core/error.hpp"
+#include "subgrad/core/tape.hpp"
+#include "subgrad/tensor/storage.hpp"
+#include "subgrad/tensor/tensor.hpp"
+#include "subgrad/tensor/tensor_var.hpp"
+
+namespace subgrad {
+
+namespace detail {
+/// C = alpha op(A) op(B) + beta C, row-major; A is stored K x M when transposed (else M x K), B
+/// N x K when transposed (else K x N), C is M x N. Compiled once for float and double.
+template <class T>
+void gemm(bool transpose_a, bool transpose_b, std::size_t m, std::size_t n, std::size_t k, T alpha,
+          const T* a, const T* b, T beta, T* c);
+extern template void gemm<float>(bool, bool, std::size_t, std::size_t, std::size_t, float,
+                                 const float*, const float*, float, float*);
+extern template void gemm<double>(bool, bool, std::size_t, std::size_t, std::size_t, double,
+                                  const double*, const double*, double, double*);
+}  // namespace detail
+
+/// The transpose of a tensor, as an operand of matmul (no copy).
+template <class T>
+struct Transposed {
+  detail::TensorSlot<T>* slot;
+  std::uint32_t tape;
+  std::size_t rows;  // of the tensor before transposing
+  std::size_t cols;
+};
+/// The transpose of a tensor on the tape or of a constant, for matmul.
+template <class T>
+Transposed<T> transpose(const TensorVar<T>& a) {
+  return {detail::TensorVarAccess::slot(a), a.tape_id(), a.rows(), a.cols()};
+}
+template <class T>
+Transposed<T> transpose(const Tensor<T>& a) {
+  return {detail::constant_slot(a), Tape::active().id(), a.rows(), a.cols()};
+}
+
+namespace detail {
+template <class T>
+struct MatrixOperand {
+  TensorSlot<T>* slot;
+  std::uint32_t tape;
+  bool transposed;
+  std::size_t stored_rows;  // kept here: checking the tape never reads a dead tape's slot
+  std::size_t stored_cols;
+  std::size_t rows() const { return transposed ? stored_cols : stored_rows; }
+  std::size_t cols() const { return transposed ? stored_rows : stored_cols; }
+};
+template <class T>
+MatrixOperand<T> matrix_operand(const TensorVar<T>& a) {
+  return {TensorVarAccess::slot(a), a.tape_id(), false, a.rows(), a.cols()};
+}
+template <class T>
+MatrixOperand<T> matrix_operand(const Tensor<T>& a) {
+  return {constant_slot(a), Tape::active().id(), false, a.rows(), a.cols()};
+}
+template <class T>
+MatrixOperand<T> matrix_operand(const Transposed<T>& a) {
+  return {a.slot, a.tape, true, a.rows, a.cols};
+}
+
+template <class T>
+struct MatmulNode {
+  MatrixOperand<T> a;
+  MatrixOperand<T> b;
+  TensorSlot<T>* result;
+  const Tape* tape;
+  static void backward(const void* context, std::span<double>) {
+    const MatmulNode& node = *static_cast<const MatmulNode*>(context);
+    const std::uint64_t sweep = node.tape->sweep_count();
+    if (node.result->adjoint_sweep != sweep) return;
+    const std::size_t m = node.a.rows(), k = node.a.cols(), n = node.b.cols();
+    const T* dc = node.result->adjoint.data();
+    const T* a = node.a.slot->value.data();
+    const T* b = node.b.slot->value.data();
+    if (node.a.slot->requires_adjoint) {
+      node.a.slot->touch(sweep);
+      T* da = node.a.slot->adjoint.data();
+      if (!node.a.transposed) {
+        gemm<T>(false, !node.b.transposed, m, k, n, T(1), dc, b, T(1), da);  // dA += dC op(B)^T
+      } else {
+        gemm<T>(node.b.transposed, true, k, m, n, T(1), b, dc, T(1), da);  // dA += op(B) dC^T
+      }
+    }
+    if (node.b.slot->requires_adjoint) {
+      node.b.slot->touch(sweep);
+      T* db = node.b.slot->adjoint.data();
+      if (!node.b.transposed) {
+        gemm<T>(!node.a.transposed, false, k, n, m, T(1), a, dc, T(1), db);  // dB += op(A)^T dC
+      } else {
+        gemm<T>(true, node.a.transposed, n, k, m, T(1), dc, a, T(1), db);  // dB += dC^T op(A)
+      }
+    }
+  }
+};
+}  // namespace detail
+
+/// The matrix product a b of tensors on the tape, constants, or transpose() views.
+template <class A, class B>
+requires requires(const A& a, const B& b) {
+  detail::matrix_operand(a);
+  detail::matrix_operand(b);
+}
+auto matmul(const A& a_operand, const B& b_operand) {
+  const auto a = detail::matrix_operand(a_operand);
+  const auto b = detail::matrix_operand(b_operand);
+  using T = typename std::remove_cvref_t<decltype(*a.slot)>::value_type_of_tensor;
+  Tape& tape = Tape::active();
+  detail::check_tensor_tape(tape, a.tape, "subgrad::matmul", a.rows(), a.cols());
+  detail::check_tensor_tape(tape, b.tape, "subgrad::matmul", b.rows(), b.cols());
+  if (a.cols() != b.rows()) {
+    throw Error(
+        fmt::format("subgrad::matmul: a {} x {} matrix times a {} x {} matrix: inner sizes "
+                    "differ",
+                    a.rows(), a.cols(), b.rows(), b.cols()));
+  }
+  const bool active = a.slot->requires_adjoint || b.slot->requires_adjoint;
+  detail::TensorSlot<T>& result =
+      tape.attachment<detail::TensorStorage<T>>().next(a.rows(), b.cols(), active);
+  detail::gemm<T>(a.transposed, b.transposed, a.rows(), b.cols(), a.cols(), T(1),
+                  a.slot->value.data(), b.slot->value.data(), T(0), result.value.data());
+  if (active) {
+    const auto* node =
+        tape.attachment<detail::NodeArena>().make<detail::MatmulNode<T>>(a, b, &result, &tape);
+    tape.record_node(&detail::MatmulNode<T>::backward, node);
+  }
+  return detail::TensorVarAccess::make(&result, tape.id());
+}
+
+}  // namespace subgrad

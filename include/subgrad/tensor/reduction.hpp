@@ -1,0 +1,238 @@
+#pragma once
+/// \file
+/// From tensors to scalars and back: sum, mean, sums along an axis, cross_entropy, mse,
+/// TensorVar::element, and grad(loss, tensor). A reduction's result is a Var that takes part in
+/// ordinary scalar expressions; its node sends the Var's adjoint back into the tensor's.
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <span>
+
+#include <fmt/format.h>
+
+#include "subgrad/core/error.hpp"
+#include "subgrad/core/gradient.hpp"
+#include "subgrad/core/tape.hpp"
+#include "subgrad/core/var.hpp"
+#include "subgrad/tensor/storage.hpp"
+#include "subgrad/tensor/tensor.hpp"
+#include "subgrad/tensor/tensor_var.hpp"
+
+namespace subgrad {
+
+/// Which axis a reduction runs along: Axis::rows sums each column over the rows (1 x cols),
+/// Axis::columns each row over the columns (rows x 1).
+enum class Axis { rows, columns };
+
+namespace detail {
+/// A tensor operand as a TensorVar (an expression is evaluated and recorded first).
+template <class X>
+auto as_tensor_var(const X& x) {
+  if constexpr (is_tensor_var<std::remove_cvref_t<X>>::value) {
+    return x;
+  } else {
+    using T = typename std::remove_cvref_t<X>::value_type;
+    static_assert(!std::is_void_v<T>, "subgrad: a tensor expression needs a tensor in it");
+    return TensorVar<T>(x);
+  }
+}
+
+/// The node of a reduction to a Var: adjoint(tensor) += scale * adjoint(Var) (an element or all).
+template <class T>
+struct ScalarOfTensorNode {
+  TensorSlot<T>* tensor;
+  Index output;
+  double scale;
+  std::size_t element;  // the element it reads, or `all`
+  const Tape* tape;
+  static constexpr std::size_t all = static_cast<std::size_t>(-1);
+  static void backward(const void* context, std::span<double> adjoints) {
+    const ScalarOfTensorNode& node = *static_cast<const ScalarOfTensorNode*>(context);
+    const double g = adjoints[node.output] * node.scale;
+    if (g == 0.0 || !node.tensor->requires_adjoint) return;
+    node.tensor->touch(node.tape->sweep_count());
+    if (node.element != all) {
+      node.tensor->adjoint[node.element] += static_cast<T>(g);
+      return;
+    }
+    for (T& a : node.tensor->adjoint) a += static_cast<T>(g);
+  }
+};
+
+template <class T>
+Var scalar_of_tensor(const TensorVar<T>& t, double value, double scale, std::size_t element,
+                     std::string_view operation) {
+  Tape& tape = Tape::active();
+  check_tensor_tape(tape, t.tape_id(), operation, t.rows(), t.cols());
+  const Var out = value;  // a new variable; the node below feeds its adjoint back
+  const auto* node = tape.attachment<NodeArena>().make<ScalarOfTensorNode<T>>(
+      TensorVarAccess::slot(t), out.index(), scale, element, &tape);
+  tape.record_node(&ScalarOfTensorNode<T>::backward, node);
+  return out;
+}
+}  // namespace detail
+
+/// The sum of all elements, as a Var.
+template <ActiveTensorOperand X>
+Var sum(const X& x) {
+  const auto t = detail::as_tensor_var(x);
+  double total = 0.0;
+  for (const auto v : t.value().span()) total += static_cast<double>(v);
+  return detail::scalar_of_tensor(t, total, 1.0,
+                                  detail::ScalarOfTensorNode<typename decltype(t)::value_type>::all,
+                                  "subgrad::sum");
+}
+/// The mean of all elements, as a Var.
+template <ActiveTensorOperand X>
+Var mean(const X& x) {
+  const auto t = detail::as_tensor_var(x);
+  if (t.size() == 0) throw Error("subgrad::mean: the tensor is empty (0 elements)");
+  double total = 0.0;
+  for (const auto v : t.value().span()) total += static_cast<double>(v);
+  const double n = static_cast<double>(t.size());
+  return detail::scalar_of_tensor(t, total / n, 1.0 / n,
+                                  detail::ScalarOfTensorNode<typename decltype(t)::value_type>::all,
+                                  "subgrad::mean");
+}
+
+template <class T>
+Var TensorVar<T>::element(std::size_t i, std::size_t j) const {
+  if (i >= rows() || j >= cols()) {
+    throw Error(fmt::format("subgrad::TensorVar::element: ({}, {}) is outside a {} x {} tensor", i,
+                            j, rows(), cols()));
+  }
+  return detail::scalar_of_tensor(*this, static_cast<double>(value()(i, j)), 1.0, i * cols() + j,
+                                  "subgrad::TensorVar::element");
+}
+
+namespace detail {
+template <class T>
+struct AxisSumNode {
+  TensorSlot<T>* input;
+  TensorSlot<T>* result;
+  Axis axis;
+  const Tape* tape;
+  static void backward(const void* context, std::span<double>) {
+    const AxisSumNode& node = *static_cast<const AxisSumNode*>(context);
+    const std::uint64_t sweep = node.tape->sweep_count();
+    if (node.result->adjoint_sweep != sweep || !node.input->requires_adjoint) return;
+    node.input->touch(sweep);
+    const std::size_t rows = node.input->value.rows(), cols = node.input->value.cols();
+    for (std::size_t i = 0; i < rows; ++i) {
+      for (std::size_t j = 0; j < cols; ++j) {
+        node.input->adjoint[i * cols + j] += node.result->adjoint[node.axis == Axis::rows ? j : i];
+      }
+    }
+  }
+};
+}  // namespace detail
+
+/// Sums along an axis: Axis::rows gives 1 x cols (the sum of each column), Axis::columns gives
+/// rows x 1.
+template <ActiveTensorOperand X>
+auto sum(const X& x, Axis axis) {
+  const auto t = detail::as_tensor_var(x);
+  using T = typename decltype(t)::value_type;
+  Tape& tape = Tape::active();
+  detail::check_tensor_tape(tape, t.tape_id(), "subgrad::sum(t, axis)", t.rows(), t.cols());
+  const std::size_t rows = t.rows(), cols = t.cols();
+  detail::TensorSlot<T>& result = tape.attachment<detail::TensorStorage<T>>().next(
+      axis == Axis::rows ? 1 : rows, axis == Axis::rows ? cols : 1, true);
+  std::fill(result.value.span().begin(), result.value.span().end(), T(0));
+  for (std::size_t i = 0; i < rows; ++i) {
+    for (std::size_t j = 0; j < cols; ++j) {
+      result.value.data()[axis == Axis::rows ? j : i] += t.value()(i, j);
+    }
+  }
+  const auto* node = tape.attachment<detail::NodeArena>().make<detail::AxisSumNode<T>>(
+      detail::TensorVarAccess::slot(t), &result, axis, &tape);
+  tape.record_node(&detail::AxisSumNode<T>::backward, node);
+  return detail::TensorVarAccess::make(&result, tape.id());
+}
+
+namespace detail {
+template <class T>
+struct CrossEntropyNode {
+  TensorSlot<T>* logits;
+  const int* labels;
+  Index output;
+  const Tape* tape;
+  static void backward(const void* context, std::span<double> adjoints) {
+    const CrossEntropyNode& node = *static_cast<const CrossEntropyNode*>(context);
+    const double g = adjoints[node.output];
+    if (g == 0.0 || !node.logits->requires_adjoint) return;
+    node.logits->touch(node.tape->sweep_count());
+    const std::size_t rows = node.logits->value.rows(), cols = node.logits->value.cols();
+    const double scale = g / static_cast<double>(rows);
+    for (std::size_t i = 0; i < rows; ++i) {
+      const T* row = node.logits->value.data() + i * cols;
+      double largest = -std::numeric_limits<double>::infinity();
+      for (std::size_t j = 0; j < cols; ++j) largest = std::max(largest, double(row[j]));
+      double total = 0.0;
+      for (std::size_t j = 0; j < cols; ++j) total += std::exp(double(row[j]) - largest);
+      T* adjoint = node.logits->adjoint.data() + i * cols;
+      for (std::size_t j = 0; j < cols; ++j) {
+        const double softmax = std::exp(double(row[j]) - largest) / total;
+        const double onehot = static_cast<int>(j) == node.labels[i] ? 1.0 : 0.0;
+        adjoint[j] += static_cast<T>(scale * (softmax - onehot));
+      }
+    }
+  }
+};
+}  // namespace detail
+
+/// The mean over rows of -log softmax(logits)[label]: softmax cross-entropy, computed stably
+/// (log-sum-exp); labels[i] is the class of row i, in [0, cols).
+template <ActiveTensorOperand X>
+Var cross_entropy(const X& logits_operand, std::span<const int> labels) {
+  const auto logits = detail::as_tensor_var(logits_operand);
+  using T = typename decltype(logits)::value_type;
+  const std::size_t rows = logits.rows(), cols = logits.cols();
+  if (labels.size() != rows) {
+    throw Error(fmt::format("subgrad::cross_entropy: {} labels for {} rows of logits ({} x {})",
+                            labels.size(), rows, rows, cols));
+  }
+  if (rows == 0) throw Error("subgrad::cross_entropy: no rows");
+  Tape& tape = Tape::active();
+  detail::check_tensor_tape(tape, logits.tape_id(), "subgrad::cross_entropy", rows, cols);
+  int* kept = static_cast<int*>(
+      tape.attachment<detail::NodeArena>().allocate(rows * sizeof(int), alignof(int)));
+  double loss = 0.0;
+  for (std::size_t i = 0; i < rows; ++i) {
+    if (labels[i] < 0 || static_cast<std::size_t>(labels[i]) >= cols) {
+      throw Error(fmt::format("subgrad::cross_entropy: label {} of row {} is not in [0, {})",
+                              labels[i], i, cols));
+    }
+    kept[i] = labels[i];
+    const T* row = logits.value().data() + i * cols;
+    double largest = -std::numeric_limits<double>::infinity();
+    for (std::size_t j = 0; j < cols; ++j) largest = std::max(largest, double(row[j]));
+    double total = 0.0;
+    for (std::size_t j = 0; j < cols; ++j) total += std::exp(double(row[j]) - largest);
+    loss += largest + std::log(total) - double(row[labels[i]]);
+  }
+  const Var out = loss / static_cast<double>(rows);
+  const auto* node = tape.attachment<detail::NodeArena>().make<detail::CrossEntropyNode<T>>(
+      detail::TensorVarAccess::slot(logits), kept, out.index(), &tape);
+  tape.record_node(&detail::CrossEntropyNode<T>::backward, node);
+  return out;
+}
+
+/// The mean squared error mean((prediction - target)^2).
+template <class P, class Q>
+requires TensorOperands<P, Q> Var mse(const P& prediction, const Q& target) {
+  const auto difference = prediction - target;
+  return mean(difference * difference);
+}
+
+/// d loss / d x as a tensor (one sweep from loss).
+template <Expression E, class T>
+Tensor<T> grad(const E& loss, const TensorVar<T>& x) {
+  backward(loss);
+  return x.adjoint();
+}
+
+}  // namespace subgrad

@@ -1,0 +1,100 @@
+#pragma once
+/// \file
+/// Where tensors live: per tape, slots holding a value and an adjoint, and an arena for the
+/// contexts of tensor nodes. Both are kept across Tape::clear() and reused in recording order, so
+/// a training step that records the same shapes as the last one allocates nothing.
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <new>
+#include <vector>
+
+#include "subgrad/core/tape.hpp"
+#include "subgrad/tensor/tensor.hpp"
+
+namespace subgrad::detail {
+
+/// One tensor on a tape: its value, and its adjoint, which is valid for the sweep numbered
+/// `adjoint_sweep` only (stale adjoints are zeroed on first use in a new sweep).
+template <class T>
+struct TensorSlot {
+  using value_type_of_tensor = T;
+  Tensor<T> value;
+  std::vector<T> adjoint;
+  std::uint64_t adjoint_sweep = 0;
+  bool requires_adjoint = true;
+
+  /// Makes the adjoint this sweep's, zeroing it if it was another's.
+  void touch(std::uint64_t sweep) {
+    if (adjoint_sweep == sweep) return;
+    adjoint.assign(value.size(), T(0));
+    adjoint_sweep = sweep;
+  }
+};
+
+/// The slots of one element type on one tape.
+template <class T>
+class TensorStorage final : public TapeAttachment {
+ public:
+  /// The next slot, shaped rows x cols (its value's elements are to be overwritten).
+  TensorSlot<T>& next(std::size_t rows, std::size_t cols, bool requires_adjoint) {
+    if (used_ == slots_.size()) slots_.emplace_back();
+    TensorSlot<T>& slot = slots_[used_++];
+    slot.value.resize(rows, cols);
+    slot.adjoint_sweep = 0;
+    slot.requires_adjoint = requires_adjoint;
+    return slot;
+  }
+  void on_clear() override { used_ = 0; }
+
+ private:
+  std::deque<TensorSlot<T>> slots_;  // a deque: slots never move
+  std::size_t used_ = 0;
+};
+
+/// Memory for the contexts of tensor nodes (trivially destructible objects), reused after clear.
+class NodeArena final : public TapeAttachment {
+ public:
+  /// Constructs a T in the arena; it lives until the tape is cleared or destroyed.
+  template <class T, class... Args>
+  T* make(Args&&... args) {
+    static_assert(std::is_trivially_destructible_v<T>,
+                  "subgrad: a tensor node's context must be trivially destructible");
+    return new (allocate(sizeof(T), alignof(T))) T{std::forward<Args>(args)...};
+  }
+  void* allocate(std::size_t bytes, std::size_t alignment) {
+    while (true) {
+      if (chunk_ < chunks_.size()) {
+        Chunk& c = chunks_[chunk_];
+        const std::size_t start = (offset_ + alignment - 1) / alignment * alignment;
+        if (start + bytes <= c.size) {
+          offset_ = start + bytes;
+          return c.memory.get() + start;
+        }
+        ++chunk_;
+        offset_ = 0;
+        continue;
+      }
+      const std::size_t size = std::max(
+          {bytes + alignment, std::size_t{1} << 16, chunks_.empty() ? 0 : 2 * chunks_.back().size});
+      chunks_.push_back(Chunk{std::make_unique<std::byte[]>(size), size});
+    }
+  }
+  void on_clear() override {
+    chunk_ = 0;
+    offset_ = 0;
+  }
+
+ private:
+  struct Chunk {
+    std::unique_ptr<std::byte[]> memory;
+    std::size_t size;
+  };
+  std::vector<Chunk> chunks_;
+  std::size_t chunk_ = 0;
+  std::size_t offset_ = 0;
+};
+
+}  // namespace subgrad::detail

@@ -1,0 +1,93 @@
+#pragma once
+/// \file
+/// Tensor<T>: a dense row-major matrix of float or double with value semantics (a constant in
+/// tensor expressions). A vector is a 1 x n or n x 1 tensor.
+
+#include <algorithm>
+#include <cstddef>
+#include <initializer_list>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "subgrad/core/error.hpp"
+
+namespace subgrad {
+
+/// A dense row-major rows x cols matrix of T (float or double).
+template <class T>
+class Tensor {
+  static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>,
+                "subgrad::Tensor<T>: T must be float or double");
+
+ public:
+  using value_type = T;
+  Tensor() = default;
+  /// rows x cols zeros.
+  Tensor(std::size_t rows, std::size_t cols) : rows_(rows), cols_(cols), data_(rows * cols) {}
+  /// rows x cols, every element `value`.
+  Tensor(std::size_t rows, std::size_t cols, T value)
+      : rows_(rows), cols_(cols), data_(rows * cols, value) {}
+  /// Nested lists, one per row: Tensor<double>{{1, 2}, {3, 4}}.
+  Tensor(std::initializer_list<std::initializer_list<T>> rows) : rows_(rows.size()) {
+    cols_ = rows.size() == 0 ? 0 : rows.begin()->size();
+    data_.reserve(rows_ * cols_);
+    for (const auto& row : rows) {
+      if (row.size() != cols_) {
+        throw Error(fmt::format("subgrad::Tensor: row {} has {} elements, the first has {}",
+                                data_.size() / std::max<std::size_t>(cols_, 1), row.size(), cols_));
+      }
+      data_.insert(data_.end(), row.begin(), row.end());
+    }
+  }
+
+  std::size_t rows() const noexcept { return rows_; }
+  std::size_t cols() const noexcept { return cols_; }
+  std::size_t size() const noexcept { return data_.size(); }
+  T& operator()(std::size_t i, std::size_t j) { return data_[i * cols_ + j]; }
+  const T& operator()(std::size_t i, std::size_t j) const { return data_[i * cols_ + j]; }
+  T* data() noexcept { return data_.data(); }
+  const T* data() const noexcept { return data_.data(); }
+  /// The elements in row-major order.
+  std::span<T> span() noexcept { return data_; }
+  std::span<const T> span() const noexcept { return data_; }
+  operator std::span<const T>() const noexcept { return data_; }  // NOLINT: a view
+
+  /// Makes this rows x cols, keeping the allocation when it is large enough (elements past the
+  /// old size are zero; the others keep their memory order).
+  void resize(std::size_t rows, std::size_t cols) {
+    rows_ = rows;
+    cols_ = cols;
+    data_.resize(rows * cols);
+  }
+
+  bool operator==(const Tensor&) const = default;
+
+ private:
+  std::size_t rows_ = 0;
+  std::size_t cols_ = 0;
+  std::vector<T> data_;
+};
+
+}  // namespace subgrad
+
+/// Prints "[[1, 2], [3, 4]]"; the format spec applies to each element.
+template <class T>
+struct fmt::formatter<subgrad::Tensor<T>> : fmt::formatter<T> {
+  template <class Context>
+  auto format(const subgrad::Tensor<T>& t, Context& context) const {
+    auto out = fmt::format_to(context.out(), "[");
+    for (std::size_t i = 0; i < t.rows(); ++i) {
+      out = fmt::format_to(out, "{}[", i == 0 ? "" : ", ");
+      for (std::size_t j = 0; j < t.cols(); ++j) {
+        if (j > 0) out = fmt::format_to(out, ", ");
+        context.advance_to(out);
+        out = fmt::formatter<T>::format(t(i, j), context);
+      }
+      out = fmt::format_to(out, "]");
+    }
+    return fmt::format_to(out, "]");
+  }
+};
