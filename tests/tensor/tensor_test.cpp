@@ -345,3 +345,43 @@ BOOST_AUTO_TEST_CASE(a_repeated_training_step_allocates_nothing) {
   BOOST_TEST(later == 0);
   BOOST_TEST(std::isfinite(last_loss));
 }
+
+BOOST_AUTO_TEST_CASE(softmax_log_softmax_and_logistic_loss_equal_the_scalar_path) {
+  const Tensor<double> z0{{0.5, -1.0, 2.0}, {100.0, 101.0, 99.0}};  // large logits: stability
+  const Tensor<double> q0{{0.5, -3.0, 2.0}, {1.5, 0.0, -0.25}};     // the logistic loss's logits
+  const Tensor<double> t0{{1.0, 0.0, 0.25}, {0.0, 1.0, 1.0}};
+  const Tensor<double> w{{0.3, -0.7, 1.1}, {2.0, 0.1, -0.4}};  // weights of the outputs
+  Tape tape;
+  TensorVar<double> z(z0), q(q0);
+  const Tensor<double> s = subgrad::softmax(z).value();
+  BOOST_TEST(s(1, 0) + s(1, 1) + s(1, 2) == 1.0, boost::test_tools::tolerance(1e-15));
+  const Var loss = subgrad::sum(subgrad::softmax(z) * w) +
+                   subgrad::sum(subgrad::log_softmax(z) * w) +
+                   subgrad::binary_cross_entropy_with_logits(q, t0);
+  subgrad::backward(loss);
+  const Tensor<double> dz = z.adjoint(), dq = q.adjoint();
+
+  Tape scalar_tape;
+  std::vector<Var> zs, qs;
+  for (double v : z0.span()) zs.emplace_back(v);
+  for (double v : q0.span()) qs.emplace_back(v);
+  Var expected = 0.0;
+  for (std::size_t i = 0; i < 2; ++i) {
+    const double largest = std::max({z0(i, 0), z0(i, 1), z0(i, 2)});
+    Var total = 0.0;
+    for (std::size_t j = 0; j < 3; ++j) total += exp(zs[i * 3 + j] - largest);
+    for (std::size_t j = 0; j < 3; ++j) {
+      const Var shifted = zs[i * 3 + j] - largest;
+      expected += w(i, j) * (exp(shifted) / total + (shifted - log(total)));
+      // Logistic loss of sigmoid(q) against t, written directly: -t log s - (1 - t) log(1 - s).
+      const Var p = subgrad::sigmoid(qs[i * 3 + j]);
+      expected += (-t0(i, j) * log(p) - (1.0 - t0(i, j)) * log(1.0 - p)) / 6.0;
+    }
+  }
+  BOOST_TEST(std::abs(loss.value() - expected.value()) <= 1e-12 * std::abs(expected.value()));
+  subgrad::backward(expected);
+  for (std::size_t k = 0; k < 6; ++k) {
+    BOOST_TEST(std::abs(dz.data()[k] - zs[k].adjoint()) <= 1e-12, "element " << k);
+    BOOST_TEST(std::abs(dq.data()[k] - qs[k].adjoint()) <= 1e-12, "element " << k);
+  }
+}

@@ -221,6 +221,128 @@ Var cross_entropy(const X& logits_operand, std::span<const int> labels) {
   return out;
 }
 
+namespace detail {
+/// Row-wise softmax or log-softmax: the result's node applies the Jacobian-vector product.
+template <class T>
+struct SoftmaxNode {
+  TensorSlot<T>* input;
+  TensorSlot<T>* result;
+  bool logarithm;
+  const Tape* tape;
+  static void backward(const void* context, std::span<double>) {
+    const SoftmaxNode& node = *static_cast<const SoftmaxNode*>(context);
+    const std::uint64_t sweep = node.tape->sweep_count();
+    if (node.result->adjoint_sweep != sweep || !node.input->requires_adjoint) return;
+    node.input->touch(sweep);
+    const std::size_t rows = node.result->value.rows(), cols = node.result->value.cols();
+    for (std::size_t i = 0; i < rows; ++i) {
+      const T* y = node.result->value.data() + i * cols;
+      const T* dy = node.result->adjoint.data() + i * cols;
+      T* dx = node.input->adjoint.data() + i * cols;
+      double total = 0.0;
+      if (node.logarithm) {
+        // y = x - lse(x): dx = dy - softmax * sum(dy)
+        for (std::size_t j = 0; j < cols; ++j) total += double(dy[j]);
+        for (std::size_t j = 0; j < cols; ++j)
+          dx[j] += T(double(dy[j]) - std::exp(double(y[j])) * total);
+      } else {
+        // dx = y * (dy - sum(dy * y))
+        for (std::size_t j = 0; j < cols; ++j) total += double(dy[j]) * double(y[j]);
+        for (std::size_t j = 0; j < cols; ++j) dx[j] += T(double(y[j]) * (double(dy[j]) - total));
+      }
+    }
+  }
+};
+
+template <class X>
+auto softmax_of(const X& x, bool logarithm, std::string_view operation) {
+  const auto t = as_tensor_var(x);
+  using T = typename decltype(t)::value_type;
+  const Tensor<T>& in = t.value();
+  Tape& tape = Tape::active();
+  check_tensor_tape(tape, t.tape_id(), operation, t.rows(), t.cols());
+  const std::size_t rows = t.rows(), cols = t.cols();
+  TensorSlot<T>& result = tape.attachment<TensorStorage<T>>().next(rows, cols, true);
+  for (std::size_t i = 0; i < rows; ++i) {
+    const T* row = in.data() + i * cols;
+    T* out = result.value.data() + i * cols;
+    double largest = -std::numeric_limits<double>::infinity();
+    for (std::size_t j = 0; j < cols; ++j) largest = std::max(largest, double(row[j]));
+    double total = 0.0;
+    for (std::size_t j = 0; j < cols; ++j) total += std::exp(double(row[j]) - largest);
+    const double log_total = std::log(total);
+    for (std::size_t j = 0; j < cols; ++j) {
+      const double shifted = double(row[j]) - largest;
+      out[j] = T(logarithm ? shifted - log_total : std::exp(shifted) / total);
+    }
+  }
+  const auto* node = tape.attachment<NodeArena>().make<SoftmaxNode<T>>(TensorVarAccess::slot(t),
+                                                                       &result, logarithm, &tape);
+  tape.record_node(&SoftmaxNode<T>::backward, node);
+  return TensorVarAccess::make(&result, tape.id());
+}
+
+template <class T>
+struct LogitsLossNode {
+  TensorSlot<T>* logits;
+  TensorSlot<T>* targets;
+  Index output;
+  const Tape* tape;
+  static void backward(const void* context, std::span<double> adjoints) {
+    const LogitsLossNode& node = *static_cast<const LogitsLossNode*>(context);
+    const double g = adjoints[node.output];
+    if (g == 0.0 || !node.logits->requires_adjoint) return;
+    node.logits->touch(node.tape->sweep_count());
+    const std::size_t n = node.logits->value.size();
+    const double scale = g / static_cast<double>(n);
+    for (std::size_t k = 0; k < n; ++k) {
+      const double z = double(node.logits->value.data()[k]);
+      const double sigmoid =
+          z >= 0.0 ? 1.0 / (1.0 + std::exp(-z)) : std::exp(z) / (1.0 + std::exp(z));
+      node.logits->adjoint[k] += T(scale * (sigmoid - double(node.targets->value.data()[k])));
+    }
+  }
+};
+}  // namespace detail
+
+/// Row-wise softmax, computed stably (the row's maximum subtracted first).
+template <ActiveTensorOperand X>
+auto softmax(const X& x) {
+  return detail::softmax_of(x, false, "subgrad::softmax");
+}
+/// Row-wise log-softmax: x - log(sum(exp(x))) per row, computed stably.
+template <ActiveTensorOperand X>
+auto log_softmax(const X& x) {
+  return detail::softmax_of(x, true, "subgrad::log_softmax");
+}
+
+/// The mean over all elements of the binary cross-entropy of sigmoid(logits) against targets in
+/// [0, 1]: max(z, 0) - z t + log(1 + exp(-|z|)), stable for any z.
+template <ActiveTensorOperand X, class T>
+Var binary_cross_entropy_with_logits(const X& logits_operand, const Tensor<T>& targets) {
+  const auto logits = detail::as_tensor_var(logits_operand);
+  static_assert(std::is_same_v<typename decltype(logits)::value_type, T>,
+                "subgrad::binary_cross_entropy_with_logits: logits and targets differ in type");
+  if (targets.rows() != logits.rows() || targets.cols() != logits.cols()) {
+    throw Error(fmt::format(
+        "subgrad::binary_cross_entropy_with_logits: logits are {} x {}, targets {} x {}",
+        logits.rows(), logits.cols(), targets.rows(), targets.cols()));
+  }
+  if (logits.size() == 0) throw Error("subgrad::binary_cross_entropy_with_logits: no elements");
+  const Tensor<T>& z = logits.value();
+  double loss = 0.0;
+  for (std::size_t k = 0; k < z.size(); ++k) {
+    const double zk = double(z.data()[k]), tk = double(targets.data()[k]);
+    loss += std::max(zk, 0.0) - zk * tk + std::log1p(std::exp(-std::abs(zk)));
+  }
+  Tape& tape = Tape::active();
+  const Var out = loss / static_cast<double>(z.size());
+  const auto* node = tape.attachment<detail::NodeArena>().make<detail::LogitsLossNode<T>>(
+      detail::TensorVarAccess::slot(logits), detail::constant_slot(targets), out.index(), &tape);
+  tape.record_node(&detail::LogitsLossNode<T>::backward, node);
+  return out;
+}
+
 /// The mean squared error mean((prediction - target)^2).
 template <class P, class Q>
 requires TensorOperands<P, Q> Var mse(const P& prediction, const Q& target) {
