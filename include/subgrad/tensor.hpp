@@ -9,6 +9,7 @@
 #include "subgrad/tensor/expression.hpp"      // IWYU pragma: export
 #include "subgrad/tensor/linear_algebra.hpp"  // IWYU pragma: export
 #include "subgrad/tensor/reduction.hpp"       // IWYU pragma: export
+#include "subgrad/tensor/relu_family.hpp"     // IWYU pragma: export
 #include "subgrad/tensor/storage.hpp"         // IWYU pragma: export
 #include "subgrad/tensor/tensor.hpp"          // IWYU pragma: export
 #include "subgrad/tensor/tensor_var.hpp"      // IWYU pragma: export

@@ -385,3 +385,49 @@ BOOST_AUTO_TEST_CASE(softmax_log_softmax_and_logistic_loss_equal_the_scalar_path
     BOOST_TEST(std::abs(dq.data()[k] - qs[k].adjoint()) <= 1e-12, "element " << k);
   }
 }
+
+BOOST_AUTO_TEST_CASE(maxout_over_column_groups_splits_ties_as_the_scalar_maxout) {
+  const Tensor<double> x0{{1.0, 3.0, 3.0, -1.0, 0.0, 0.0}, {2.0, 2.0, 2.0, 5.0, -4.0, 1.0}};
+  for (const KinkRule rule : kink::all) {
+    Tape tape;
+    TensorVar<double> x(x0);
+    const TensorVar<double> y = subgrad::maxout(x, 3, rule);  // 2 x 2
+    BOOST_TEST(y.value()(0, 0) == 3.0);
+    BOOST_TEST(y.value()(1, 1) == 5.0);
+    subgrad::backward(subgrad::sum(y * Tensor<double>{{1.0, 2.0}, {3.0, 4.0}}));
+    const Tensor<double> dx = x.adjoint();
+    for (std::size_t i = 0; i < 2; ++i) {
+      for (std::size_t g = 0; g < 2; ++g) {
+        Tape scalar_tape;
+        Var a = x0(i, 3 * g), b = x0(i, 3 * g + 1), c = x0(i, 3 * g + 2);
+        const auto d = subgrad::grad(subgrad::maxout(a, b, c, rule), a, b, c);
+        const double weight = double(1 + g + 2 * i);
+        for (std::size_t p = 0; p < 3; ++p) {
+          BOOST_TEST(dx(i, 3 * g + p) == weight * d[p], rule.name()
+                                                            << " (" << i << ", " << g << ")");
+        }
+      }
+    }
+  }
+  Tape tape;
+  TensorVar<double> x(x0);
+  BOOST_CHECK_THROW(subgrad::maxout(x, 4), subgrad::Error);
+}
+
+BOOST_AUTO_TEST_CASE(rrelu_training_draws_a_slope_per_non_positive_element_and_keeps_it) {
+  Tape tape;
+  std::mt19937 generator(9);
+  TensorVar<double> x(Tensor<double>{{-1.0, -2.0, 3.0, 0.0}});
+  const TensorVar<double> y = subgrad::rrelu(x, generator, 0.1, 0.3, kink::left);
+  subgrad::backward(subgrad::sum(y));
+  const Tensor<double> dx = x.adjoint();
+  for (std::size_t j : {0, 1}) {
+    BOOST_TEST(dx(0, j) >= 0.1);
+    BOOST_TEST(dx(0, j) <= 0.3);
+    BOOST_TEST(y.value()(0, j) == dx(0, j) * x.value()(0, j));  // the slope of the value is kept
+  }
+  BOOST_TEST(dx(0, 0) != dx(0, 1));  // one draw per element
+  BOOST_TEST(dx(0, 2) == 1.0);
+  BOOST_TEST(dx(0, 3) >= 0.1);  // at 0 under kink::left: the drawn slope
+  BOOST_TEST(dx(0, 3) <= 0.3);
+}

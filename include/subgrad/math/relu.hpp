@@ -14,6 +14,8 @@
 #include <optional>
 #include <random>
 #include <string_view>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -312,22 +314,22 @@ struct GeneralizedRelu {
 }  // namespace rules
 
 namespace detail {
-/// Calls the primitive of Rule like call_primitive, after `adjust(rule, x)` (for rules whose
-/// parameters depend on the call, such as rrelu's drawn slope).
-template <class Rule, class T, class Adjust, class... Args>
-auto call_adjusted(Adjust&& adjust, const T& x, const Args&... args) {
+/// The rule a call's parameters make (the arguments after the operands, less a trailing KinkRule).
+template <class Rule, class... Args>
+Rule rule_of_call(const Args&... args) {
   constexpr bool with_rule = EndsWithKinkRule<Args...>::value;
   const std::tuple<const Args&...> all(args...);
-  return [&]<std::size_t... P>(std::index_sequence<P...>) {
-    Rule rule(std::get<P>(all)...);
-    adjust(rule, x);
-    if constexpr (with_rule) {
-      return Primitive<Rule>{rule}(x, std::get<sizeof...(Args) - 1>(all));
-    } else {
-      return Primitive<Rule>{rule}(x);
-    }
-  }
+  return [&]<std::size_t... P>(std::index_sequence<P...>) { return Rule(std::get<P>(all)...); }
   (std::make_index_sequence<sizeof...(Args) - (with_rule ? 1 : 0)>{});
+}
+/// The kink rule of a call: its trailing KinkRule, or the thread's.
+template <class... Args>
+KinkRule kink_rule_of_call(const Args&... args) {
+  if constexpr (EndsWithKinkRule<Args...>::value) {
+    return std::get<sizeof...(Args) - 1>(std::tuple<const Args&...>(args...));
+  } else {
+    return current_kink_rule();
+  }
 }
 }  // namespace detail
 
@@ -347,14 +349,11 @@ SUBGRAD_PRIMITIVE_FUNCTION(rrelu, rules::Rrelu)
 template <class T, std::uniform_random_bit_generator Generator, class... Args>
 requires PrimitiveCall<rules::Rrelu, T, Args...>
 auto rrelu(const T& x, Generator& generator, const Args&... args) {
-  return detail::call_adjusted<rules::Rrelu>(
-      [&generator](rules::Rrelu& rule, const T& input) {
-        if (!(primal_value(input) > 0.0)) {
-          rule.negative_slope =
-              std::uniform_real_distribution<double>(rule.lower, rule.upper)(generator);
-        }
-      },
-      x, args...);
+  rules::Rrelu rule = detail::rule_of_call<rules::Rrelu>(args...);
+  if (!(primal_value(x) > 0.0)) {
+    rule.negative_slope = std::uniform_real_distribution<double>(rule.lower, rule.upper)(generator);
+  }
+  return Primitive<rules::Rrelu>{rule}(x, detail::kink_rule_of_call(args...));
 }
 /// min(max(x, 0), 6).
 SUBGRAD_PRIMITIVE_FUNCTION(relu6, rules::Relu6)
