@@ -431,3 +431,34 @@ BOOST_AUTO_TEST_CASE(rrelu_training_draws_a_slope_per_non_positive_element_and_k
   BOOST_TEST(dx(0, 3) >= 0.1);  // at 0 under kink::left: the drawn slope
   BOOST_TEST(dx(0, 3) <= 0.3);
 }
+
+// Users verify their own layers: check_gradient on a function of a tensor passes on a correct
+// layer (with kinks at exact zeros) and catches a layer whose backward is wrong.
+BOOST_AUTO_TEST_CASE(check_gradient_verifies_a_layer_of_tensors) {
+  const Tensor<double> w0{{0.5, -1.0}, {2.0, 0.25}, {0.0, 1.0}};  // 3 x 2
+  const Tensor<double> x0{{1.0, 0.0}, {-2.0, 0.5}};               // 2 x 2: rows are samples
+  auto layer = [&x0](const TensorVar<double>& w) {
+    return subgrad::mean(subgrad::relu(subgrad::matmul(x0, subgrad::transpose(w))) * 2.0);
+  };
+  const subgrad::GradientReport report = subgrad::check_gradient(layer, w0);
+  BOOST_TEST(report.ok(), fmt::format("{}", report));
+  BOOST_TEST(report.coordinates.size() == 6u);
+  // A wrong layer: the kink rule picks a value outside relu's subdifferential at 0 (slope 2).
+  struct WrongRelu {
+    subgrad::Slopes slopes(double x) const {
+      return x > 0 ? subgrad::Slopes{1, 1}
+                   : (x < 0 ? subgrad::Slopes{0, 0} : subgrad::Slopes{2, 2});
+    }
+    double value(double x) const { return x > 0 ? x : 0.0; }
+  };
+  auto wrong = [&x0](const TensorVar<double>& w) {
+    return subgrad::mean(
+        subgrad::Primitive<WrongRelu>{}(subgrad::matmul(x0, subgrad::transpose(w))));
+  };
+  const Tensor<double> at_kink{{0.0, 1.0}, {0.0, 2.0}, {1.0, 1.0}};  // x0 row 0 . w row 0 = 0
+  BOOST_TEST(!subgrad::check_gradient(wrong, at_kink).ok());
+  subgrad::CheckOptions directions;
+  directions.coordinates = false;
+  directions.directions = 4;
+  BOOST_TEST(subgrad::check_gradient(layer, w0, directions).ok());
+}

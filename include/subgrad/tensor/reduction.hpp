@@ -343,6 +343,49 @@ Var binary_cross_entropy_with_logits(const X& logits_operand, const Tensor<T>& t
   return out;
 }
 
+namespace detail {
+template <class T>
+struct TensorOfVarsNode {
+  TensorSlot<T>* result;
+  const Index* indices;
+  const Tape* tape;
+  static void backward(const void* context, std::span<double> adjoints) {
+    const TensorOfVarsNode& node = *static_cast<const TensorOfVarsNode*>(context);
+    if (node.result->adjoint_sweep != node.tape->sweep_count()) return;
+    for (std::size_t k = 0; k < node.result->adjoint.size(); ++k) {
+      adjoints[node.indices[k]] += double(node.result->adjoint[k]);
+    }
+  }
+};
+}  // namespace detail
+
+/// A rows x cols tensor whose elements are these scalar Vars (row-major): its adjoint flows back
+/// into theirs.
+template <class T = double>
+TensorVar<T> tensor_of(std::span<const Var> elements, std::size_t rows, std::size_t cols) {
+  if (elements.size() != rows * cols) {
+    throw Error(fmt::format("subgrad::tensor_of: {} Vars for a {} x {} tensor", elements.size(),
+                            rows, cols));
+  }
+  Tape& tape = Tape::active();
+  auto& arena = tape.attachment<detail::NodeArena>();
+  Index* indices =
+      static_cast<Index*>(arena.allocate(elements.size() * sizeof(Index), alignof(Index)));
+  detail::TensorSlot<T>& result =
+      tape.attachment<detail::TensorStorage<T>>().next(rows, cols, true);
+  for (std::size_t k = 0; k < elements.size(); ++k) {
+    if (elements[k].tape_id() != 0) {
+      tape.check_owns(elements[k].tape_id(), "subgrad::tensor_of",
+                      fmt::format("element {} (value {})", k, elements[k].value()));
+    }
+    indices[k] = elements[k].index();  // a Var on no tape has index 0: the sink
+    result.value.data()[k] = static_cast<T>(elements[k].value());
+  }
+  const auto* node = arena.make<detail::TensorOfVarsNode<T>>(&result, indices, &tape);
+  tape.record_node(&detail::TensorOfVarsNode<T>::backward, node);
+  return detail::TensorVarAccess::make(&result, tape.id());
+}
+
 /// The mean squared error mean((prediction - target)^2).
 template <class P, class Q>
 requires TensorOperands<P, Q> Var mse(const P& prediction, const Q& target) {
