@@ -14,3 +14,4 @@
 #include "subgrad/tensor/storage.hpp"         // IWYU pragma: export
 #include "subgrad/tensor/tensor.hpp"          // IWYU pragma: export
 #include "subgrad/tensor/tensor_var.hpp"      // IWYU pragma: export
+#include "subgrad/tensor/threads.hpp"         // IWYU pragma: export

@@ -61,10 +61,13 @@ struct TensorLeaf {
   // The shape, kept here so that checking the tape never reads the slot of a dead tape.
   std::size_t rows_;
   std::size_t cols_;
+  // Strides of the element index: 0 along a broadcast dimension (one row or one column).
+  std::size_t row_stride = rows_ == 1 ? 0 : cols_;
+  std::size_t col_stride = cols_ == 1 ? 0 : 1;
   std::size_t rows() const noexcept { return rows_; }
   std::size_t cols() const noexcept { return cols_; }
   std::size_t at(std::size_t i, std::size_t j) const noexcept {
-    return (rows_ == 1 ? 0 : i * cols_) + (cols_ == 1 ? 0 : j);
+    return i * row_stride + j * col_stride;
   }
   double value(std::size_t i, std::size_t j) const noexcept {
     return static_cast<double>(slot->value.data()[at(i, j)]);

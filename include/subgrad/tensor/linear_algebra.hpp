@@ -19,14 +19,16 @@ namespace subgrad {
 
 namespace detail {
 /// C = alpha op(A) op(B) + beta C, row-major; A is stored K x M when transposed (else M x K), B
-/// N x K when transposed (else K x N), C is M x N. Compiled once for float and double.
+/// N x K when transposed (else K x N), C is M x N. Defined (OpenBLAS) for float and double.
 template <class T>
 void gemm(bool transpose_a, bool transpose_b, std::size_t m, std::size_t n, std::size_t k, T alpha,
           const T* a, const T* b, T beta, T* c);
-extern template void gemm<float>(bool, bool, std::size_t, std::size_t, std::size_t, float,
-                                 const float*, const float*, float, float*);
-extern template void gemm<double>(bool, bool, std::size_t, std::size_t, std::size_t, double,
-                                  const double*, const double*, double, double*);
+template <>
+void gemm<float>(bool, bool, std::size_t, std::size_t, std::size_t, float, const float*,
+                 const float*, float, float*);
+template <>
+void gemm<double>(bool, bool, std::size_t, std::size_t, std::size_t, double, const double*,
+                  const double*, double, double*);
 }  // namespace detail
 
 /// The transpose of a tensor, as an operand of matmul (no copy).

@@ -53,12 +53,15 @@ struct ScalarOfTensorNode {
     const ScalarOfTensorNode& node = *static_cast<const ScalarOfTensorNode*>(context);
     const double g = adjoints[node.output] * node.scale;
     if (g == 0.0 || !node.tensor->requires_adjoint) return;
-    node.tensor->touch(node.tape->sweep_count());
     if (node.element != all) {
+      node.tensor->touch(node.tape->sweep_count());
       node.tensor->adjoint[node.element] += static_cast<T>(g);
       return;
     }
-    for (T& a : node.tensor->adjoint) a += static_cast<T>(g);
+    // A fresh adjoint is written once with g; one already this sweep's gets g added.
+    if (!node.tensor->touch(node.tape->sweep_count(), static_cast<T>(g))) {
+      for (T& a : node.tensor->adjoint) a += static_cast<T>(g);
+    }
   }
 };
 

@@ -27,10 +27,14 @@ struct TensorSlot {
   bool requires_adjoint = true;
 
   /// Makes the adjoint this sweep's, zeroing it if it was another's.
-  void touch(std::uint64_t sweep) {
-    if (adjoint_sweep == sweep) return;
-    adjoint.assign(value.size(), T(0));
+  void touch(std::uint64_t sweep) { touch(sweep, T(0)); }
+  /// The same, filling a fresh adjoint with `fill` instead of 0; false if it was this sweep's
+  /// already (then nothing is written).
+  bool touch(std::uint64_t sweep, T fill) {
+    if (adjoint_sweep == sweep) return false;
+    adjoint.assign(value.size(), fill);
     adjoint_sweep = sweep;
+    return true;
   }
 };
 
