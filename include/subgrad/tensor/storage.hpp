@@ -4,6 +4,8 @@
 /// contexts of tensor nodes. Both are kept across Tape::clear() and reused in recording order, so
 /// a training step that records the same shapes as the last one allocates nothing.
 
+#include <algorithm>
+#include <cassert>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -58,17 +60,27 @@ class TensorStorage final : public TapeAttachment {
   std::size_t used_ = 0;
 };
 
-/// Memory for the contexts of tensor nodes (trivially destructible objects), reused after clear.
+/// Memory for the contexts of tensor nodes, reused after clear: objects are destroyed (in reverse
+/// order of making) when the tape is cleared or destroyed.
 class NodeArena final : public TapeAttachment {
  public:
+  NodeArena() = default;
+  NodeArena(const NodeArena&) = delete;
+  NodeArena& operator=(const NodeArena&) = delete;
+  ~NodeArena() override { destroy_all(); }
+
   /// Constructs a T in the arena; it lives until the tape is cleared or destroyed.
   template <class T, class... Args>
   T* make(Args&&... args) {
-    static_assert(std::is_trivially_destructible_v<T>,
-                  "subgrad: a tensor node's context must be trivially destructible");
-    return new (allocate(sizeof(T), alignof(T))) T{std::forward<Args>(args)...};
+    T* object = new (allocate(sizeof(T), alignof(T))) T{std::forward<Args>(args)...};
+    if constexpr (!std::is_trivially_destructible_v<T>) {
+      destructors_.push_back({[](void* p) { static_cast<T*>(p)->~T(); }, object});
+    }
+    return object;
   }
   void* allocate(std::size_t bytes, std::size_t alignment) {
+    // Chunks come from new[], aligned for any standard type; contexts need no more.
+    assert(alignment <= alignof(std::max_align_t));
     while (true) {
       if (chunk_ < chunks_.size()) {
         Chunk& c = chunks_[chunk_];
@@ -87,11 +99,21 @@ class NodeArena final : public TapeAttachment {
     }
   }
   void on_clear() override {
+    destroy_all();
     chunk_ = 0;
     offset_ = 0;
   }
 
  private:
+  void destroy_all() noexcept {
+    for (auto it = destructors_.rbegin(); it != destructors_.rend(); ++it) it->destroy(it->object);
+    destructors_.clear();  // keeps its capacity
+  }
+  struct Destructor {
+    void (*destroy)(void*);
+    void* object;
+  };
+  std::vector<Destructor> destructors_;
   struct Chunk {
     std::unique_ptr<std::byte[]> memory;
     std::size_t size;
