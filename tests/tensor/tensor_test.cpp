@@ -9,6 +9,7 @@
 #include <new>
 #include <optional>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include <boost/test/unit_test.hpp>
@@ -478,4 +479,32 @@ BOOST_AUTO_TEST_CASE(an_activation_chosen_by_name_works_element_wise) {
     subgrad::backward(subgrad::sum(subgrad::gelu(x)));
     BOOST_TEST((by_name == x.adjoint()));
   }
+}
+
+BOOST_AUTO_TEST_CASE(a_transpose_assigned_to_a_tensor_var_is_recorded) {
+  Tape tape;
+  TensorVar<double> a(Tensor<double>{{1, 2, 3}, {4, 5, 6}});
+  const TensorVar<double> t = subgrad::transpose(a);  // 3 x 2
+  BOOST_TEST(t.rows() == 3u);
+  BOOST_TEST(t.value()(2, 1) == 6.0);
+  // d/da sum(t * w) = w transposed.
+  const Tensor<double> w{{1, 10}, {2, 20}, {3, 30}};
+  const Tensor<double> g = subgrad::grad(subgrad::sum(t * w), a);
+  BOOST_TEST((g == Tensor<double>{{1, 2, 3}, {10, 20, 30}}));
+}
+
+BOOST_AUTO_TEST_CASE(a_tensor_var_of_another_threads_tape_is_refused) {
+  Tape tape;
+  TensorVar<double> mine(Tensor<double>(2, 2, 1.0));
+  bool refused = false;
+  std::thread other([&] {
+    Tape theirs;
+    try {
+      TensorVar<double> y = subgrad::relu(mine);
+    } catch (const subgrad::Error& e) {
+      refused = std::string(e.what()).find("another thread") != std::string::npos;
+    }
+  });
+  other.join();
+  BOOST_TEST(refused);
 }

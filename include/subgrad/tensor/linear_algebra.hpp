@@ -31,13 +31,16 @@ void gemm<double>(bool, bool, std::size_t, std::size_t, std::size_t, double, con
                   const double*, double, double*);
 }  // namespace detail
 
-/// The transpose of a tensor, as an operand of matmul (no copy).
+/// The transpose of a tensor: an operand of matmul (no copy), or, converted to a TensorVar, a
+/// transposed copy on the tape whose adjoint flows back.
 template <class T>
 struct Transposed {
   detail::TensorSlot<T>* slot;
   std::uint32_t tape;
   std::size_t rows;  // of the tensor before transposing
   std::size_t cols;
+
+  operator TensorVar<T>() const;  // NOLINT: implicit, as an expression converts
 };
 /// The transpose of a tensor on the tape or of a constant, for matmul.
 template <class T>
@@ -108,6 +111,44 @@ struct MatmulNode {
   }
 };
 }  // namespace detail
+
+namespace detail {
+template <class T>
+struct TransposeNode {
+  TensorSlot<T>* input;
+  TensorSlot<T>* result;
+  const Tape* tape;
+  static void backward(const void* context, std::span<double>) {
+    const TransposeNode& node = *static_cast<const TransposeNode*>(context);
+    const std::uint64_t sweep = node.tape->sweep_count();
+    if (node.result->adjoint_sweep != sweep || !node.input->requires_adjoint) return;
+    node.input->touch(sweep);
+    const std::size_t rows = node.input->value.rows(), cols = node.input->value.cols();
+    for (std::size_t i = 0; i < rows; ++i) {
+      for (std::size_t j = 0; j < cols; ++j) {
+        node.input->adjoint[i * cols + j] += node.result->adjoint[j * rows + i];
+      }
+    }
+  }
+};
+}  // namespace detail
+
+template <class T>
+Transposed<T>::operator TensorVar<T>() const {
+  Tape& active = Tape::active();
+  detail::check_tensor_tape(active, tape, "subgrad::transpose", rows, cols);
+  detail::TensorSlot<T>& result =
+      active.attachment<detail::TensorStorage<T>>().next(cols, rows, slot->requires_adjoint);
+  for (std::size_t i = 0; i < rows; ++i) {
+    for (std::size_t j = 0; j < cols; ++j) result.value(j, i) = slot->value(i, j);
+  }
+  if (slot->requires_adjoint) {
+    const auto* node = active.attachment<detail::NodeArena>().make<detail::TransposeNode<T>>(
+        slot, &result, &active);
+    active.record_node(&detail::TransposeNode<T>::backward, node);
+  }
+  return detail::TensorVarAccess::make(&result, active.id());
+}
 
 /// The matrix product a b of tensors on the tape, constants, or transpose() views.
 template <class A, class B>
