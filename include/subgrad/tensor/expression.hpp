@@ -278,8 +278,7 @@ TensorSlot<T>* assign_expression(const E& expression) {
     for (std::size_t j = 0; j < cols; ++j)
       out[i * cols + j] = static_cast<T>(expression.value(i, j));
   }
-  const auto* node = tape.attachment<NodeArena>().make<FusedNode<E, T>>(expression, &slot, &tape);
-  tape.record_node(&FusedNode<E, T>::backward, node);
+  record_tensor_node<FusedNode<E, T>>(tape, expression, &slot, &tape);
   return &slot;
 }
 

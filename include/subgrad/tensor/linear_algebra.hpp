@@ -120,13 +120,12 @@ struct TransposeNode {
   const Tape* tape;
   static void backward(const void* context, std::span<double>) {
     const TransposeNode& node = *static_cast<const TransposeNode*>(context);
-    const std::uint64_t sweep = node.tape->sweep_count();
-    if (node.result->adjoint_sweep != sweep || !node.input->requires_adjoint) return;
-    node.input->touch(sweep);
+    T* dx = input_adjoint(*node.result, *node.input, node.tape->sweep_count());
+    if (dx == nullptr) return;
     const std::size_t rows = node.input->value.rows(), cols = node.input->value.cols();
     for (std::size_t i = 0; i < rows; ++i) {
       for (std::size_t j = 0; j < cols; ++j) {
-        node.input->adjoint[i * cols + j] += node.result->adjoint[j * rows + i];
+        dx[i * cols + j] += node.result->adjoint[j * rows + i];
       }
     }
   }
@@ -143,9 +142,7 @@ Transposed<T>::operator TensorVar<T>() const {
     for (std::size_t j = 0; j < cols; ++j) result.value(j, i) = slot->value(i, j);
   }
   if (slot->requires_adjoint) {
-    const auto* node = active.attachment<detail::NodeArena>().make<detail::TransposeNode<T>>(
-        slot, &result, &active);
-    active.record_node(&detail::TransposeNode<T>::backward, node);
+    detail::record_tensor_node<detail::TransposeNode<T>>(active, slot, &result, &active);
   }
   return detail::TensorVarAccess::make(&result, active.id());
 }
@@ -175,9 +172,7 @@ auto matmul(const A& a_operand, const B& b_operand) {
   detail::gemm<T>(a.transposed, b.transposed, a.rows(), b.cols(), a.cols(), T(1),
                   a.slot->value.data(), b.slot->value.data(), T(0), result.value.data());
   if (active) {
-    const auto* node =
-        tape.attachment<detail::NodeArena>().make<detail::MatmulNode<T>>(a, b, &result, &tape);
-    tape.record_node(&detail::MatmulNode<T>::backward, node);
+    detail::record_tensor_node<detail::MatmulNode<T>>(tape, a, b, &result, &tape);
   }
   return detail::TensorVarAccess::make(&result, tape.id());
 }

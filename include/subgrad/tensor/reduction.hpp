@@ -71,9 +71,8 @@ Var scalar_of_tensor(const TensorVar<T>& t, double value, double scale, std::siz
   Tape& tape = Tape::active();
   check_tensor_tape(tape, t.tape_id(), operation, t.rows(), t.cols());
   const Var out = value;  // a new variable; the node below feeds its adjoint back
-  const auto* node = tape.attachment<NodeArena>().make<ScalarOfTensorNode<T>>(
-      TensorVarAccess::slot(t), out.index(), scale, element, &tape);
-  tape.record_node(&ScalarOfTensorNode<T>::backward, node);
+  record_tensor_node<ScalarOfTensorNode<T>>(tape, TensorVarAccess::slot(t), out.index(), scale,
+                                            element, &tape);
   return out;
 }
 }  // namespace detail
@@ -120,13 +119,12 @@ struct AxisSumNode {
   const Tape* tape;
   static void backward(const void* context, std::span<double>) {
     const AxisSumNode& node = *static_cast<const AxisSumNode*>(context);
-    const std::uint64_t sweep = node.tape->sweep_count();
-    if (node.result->adjoint_sweep != sweep || !node.input->requires_adjoint) return;
-    node.input->touch(sweep);
+    T* dx = input_adjoint(*node.result, *node.input, node.tape->sweep_count());
+    if (dx == nullptr) return;
     const std::size_t rows = node.input->value.rows(), cols = node.input->value.cols();
     for (std::size_t i = 0; i < rows; ++i) {
       for (std::size_t j = 0; j < cols; ++j) {
-        node.input->adjoint[i * cols + j] += node.result->adjoint[node.axis == Axis::rows ? j : i];
+        dx[i * cols + j] += node.result->adjoint[node.axis == Axis::rows ? j : i];
       }
     }
   }
@@ -150,9 +148,8 @@ auto sum(const X& x, Axis axis) {
       result.value.data()[axis == Axis::rows ? j : i] += t.value()(i, j);
     }
   }
-  const auto* node = tape.attachment<detail::NodeArena>().make<detail::AxisSumNode<T>>(
-      detail::TensorVarAccess::slot(t), &result, axis, &tape);
-  tape.record_node(&detail::AxisSumNode<T>::backward, node);
+  detail::record_tensor_node<detail::AxisSumNode<T>>(tape, detail::TensorVarAccess::slot(t),
+                                                     &result, axis, &tape);
   return detail::TensorVarAccess::make(&result, tape.id());
 }
 
@@ -218,9 +215,8 @@ Var cross_entropy(const X& logits_operand, std::span<const int> labels) {
     loss += largest + std::log(total) - double(row[labels[i]]);
   }
   const Var out = loss / static_cast<double>(rows);
-  const auto* node = tape.attachment<detail::NodeArena>().make<detail::CrossEntropyNode<T>>(
-      detail::TensorVarAccess::slot(logits), kept, out.index(), &tape);
-  tape.record_node(&detail::CrossEntropyNode<T>::backward, node);
+  detail::record_tensor_node<detail::CrossEntropyNode<T>>(
+      tape, detail::TensorVarAccess::slot(logits), kept, out.index(), &tape);
   return out;
 }
 
@@ -234,14 +230,13 @@ struct SoftmaxNode {
   const Tape* tape;
   static void backward(const void* context, std::span<double>) {
     const SoftmaxNode& node = *static_cast<const SoftmaxNode*>(context);
-    const std::uint64_t sweep = node.tape->sweep_count();
-    if (node.result->adjoint_sweep != sweep || !node.input->requires_adjoint) return;
-    node.input->touch(sweep);
+    T* const input_adjoints = input_adjoint(*node.result, *node.input, node.tape->sweep_count());
+    if (input_adjoints == nullptr) return;
     const std::size_t rows = node.result->value.rows(), cols = node.result->value.cols();
     for (std::size_t i = 0; i < rows; ++i) {
       const T* y = node.result->value.data() + i * cols;
       const T* dy = node.result->adjoint.data() + i * cols;
-      T* dx = node.input->adjoint.data() + i * cols;
+      T* dx = input_adjoints + i * cols;
       double total = 0.0;
       if (node.logarithm) {
         // y = x - lse(x): dx = dy - softmax * sum(dy)
@@ -279,9 +274,7 @@ auto softmax_of(const X& x, bool logarithm, std::string_view operation) {
       out[j] = T(logarithm ? shifted - log_total : std::exp(shifted) / total);
     }
   }
-  const auto* node = tape.attachment<NodeArena>().make<SoftmaxNode<T>>(TensorVarAccess::slot(t),
-                                                                       &result, logarithm, &tape);
-  tape.record_node(&SoftmaxNode<T>::backward, node);
+  record_tensor_node<SoftmaxNode<T>>(tape, TensorVarAccess::slot(t), &result, logarithm, &tape);
   return TensorVarAccess::make(&result, tape.id());
 }
 
@@ -340,9 +333,9 @@ Var binary_cross_entropy_with_logits(const X& logits_operand, const Tensor<T>& t
   }
   Tape& tape = Tape::active();
   const Var out = loss / static_cast<double>(z.size());
-  const auto* node = tape.attachment<detail::NodeArena>().make<detail::LogitsLossNode<T>>(
-      detail::TensorVarAccess::slot(logits), detail::constant_slot(targets), out.index(), &tape);
-  tape.record_node(&detail::LogitsLossNode<T>::backward, node);
+  detail::record_tensor_node<detail::LogitsLossNode<T>>(tape, detail::TensorVarAccess::slot(logits),
+                                                        detail::constant_slot(targets), out.index(),
+                                                        &tape);
   return out;
 }
 
@@ -384,8 +377,7 @@ TensorVar<T> tensor_of(std::span<const Var> elements, std::size_t rows, std::siz
     indices[k] = elements[k].index();  // a Var on no tape has index 0: the sink
     result.value.data()[k] = static_cast<T>(elements[k].value());
   }
-  const auto* node = arena.make<detail::TensorOfVarsNode<T>>(&result, indices, &tape);
-  tape.record_node(&detail::TensorOfVarsNode<T>::backward, node);
+  detail::record_tensor_node<detail::TensorOfVarsNode<T>>(tape, &result, indices, &tape);
   return detail::TensorVarAccess::make(&result, tape.id());
 }
 

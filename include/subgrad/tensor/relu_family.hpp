@@ -31,9 +31,8 @@ struct MaxoutNode {
   const Tape* tape;
   static void backward(const void* context, std::span<double>) {
     const MaxoutNode& node = *static_cast<const MaxoutNode*>(context);
-    const std::uint64_t sweep = node.tape->sweep_count();
-    if (node.result->adjoint_sweep != sweep || !node.input->requires_adjoint) return;
-    node.input->touch(sweep);
+    T* const input_adjoints = input_adjoint(*node.result, *node.input, node.tape->sweep_count());
+    if (input_adjoints == nullptr) return;
     thread_local std::vector<double> values, weights;
     values.resize(node.pieces);
     weights.resize(node.pieces);
@@ -46,7 +45,7 @@ struct MaxoutNode {
         const T* in = node.input->value.data() + i * cols + g * node.pieces;
         for (std::size_t p = 0; p < node.pieces; ++p) values[p] = double(in[p]);
         maxout_weights(values, node.rule, weights);  // the scalar maxout's tie split
-        T* dx = node.input->adjoint.data() + i * cols + g * node.pieces;
+        T* dx = input_adjoints + i * cols + g * node.pieces;
         for (std::size_t p = 0; p < node.pieces; ++p) {
           if (weights[p] != 0.0) dx[p] += T(dy * weights[p]);
         }
@@ -86,9 +85,8 @@ auto maxout(const X& x, std::size_t pieces, KinkRule rule = current_kink_rule())
       result.value(i, g) = largest;
     }
   }
-  const auto* node = tape.attachment<detail::NodeArena>().make<detail::MaxoutNode<T>>(
-      detail::TensorVarAccess::slot(t), &result, pieces, rule, &tape);
-  tape.record_node(&detail::MaxoutNode<T>::backward, node);
+  detail::record_tensor_node<detail::MaxoutNode<T>>(tape, detail::TensorVarAccess::slot(t), &result,
+                                                    pieces, rule, &tape);
   return detail::TensorVarAccess::make(&result, tape.id());
 }
 

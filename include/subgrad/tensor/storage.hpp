@@ -11,6 +11,7 @@
 #include <deque>
 #include <memory>
 #include <new>
+#include <utility>
 #include <vector>
 
 #include "subgrad/core/tape.hpp"
@@ -39,6 +40,16 @@ struct TensorSlot {
     return true;
   }
 };
+
+/// The input's adjoint to add to in this sweep, made current, or nullptr when there is nothing to
+/// do (no sweep reached the result, or the input is a constant): the preamble of every node from
+/// one tensor to another.
+template <class T>
+T* input_adjoint(const TensorSlot<T>& result, TensorSlot<T>& input, std::uint64_t sweep) {
+  if (result.adjoint_sweep != sweep || !input.requires_adjoint) return nullptr;
+  input.touch(sweep);
+  return input.adjoint.data();
+}
 
 /// The slots of one element type on one tape.
 template <class T>
@@ -122,5 +133,14 @@ class NodeArena final : public TapeAttachment {
   std::size_t chunk_ = 0;
   std::size_t offset_ = 0;
 };
+
+/// Makes a node's context Node{arguments...} on the tape and records the node (its static
+/// `backward`).
+template <class Node, class... Arguments>
+const Node* record_tensor_node(Tape& tape, Arguments&&... arguments) {
+  const Node* node = tape.attachment<NodeArena>().make<Node>(std::forward<Arguments>(arguments)...);
+  tape.record_node(&Node::backward, node);
+  return node;
+}
 
 }  // namespace subgrad::detail
