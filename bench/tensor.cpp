@@ -86,24 +86,28 @@ int main(int argc, char** argv) {
     sink += x.adjoint()(0, 0);
   });
   std::vector<float> hand_y(rows * cols), dx(rows * cols), dw(rows * cols), db(cols);
+  // Written as a performance-minded user would: raw pointers, no aliasing, branch-free, so that
+  // the compiler vectorizes both loops.
   const double hand = median_seconds(9, [&] {
-    const float* x = x0.data();
-    const float* w = w0.data();
-    const float* b = b0.data();
+    const float* __restrict x = x0.data();
+    const float* __restrict w = w0.data();
+    const float* __restrict b = b0.data();
+    float* __restrict y = hand_y.data();
+    float* __restrict dx_out = dx.data();
+    float* __restrict dw_out = dw.data();
+    float* __restrict db_out = db.data();
     for (std::size_t i = 0; i < rows; ++i) {
-      for (std::size_t j = 0; j < cols; ++j) {
-        const float z = x[i * cols + j] * w[i * cols + j] + b[j];
-        hand_y[i * cols + j] = z > 0.0f ? z : 0.0f;
-      }
+      for (std::size_t j = 0; j < cols; ++j)
+        y[i * cols + j] = std::max(x[i * cols + j] * w[i * cols + j] + b[j], 0.0f);
     }
     std::fill(db.begin(), db.end(), 0.0f);
     for (std::size_t i = 0; i < rows; ++i) {
       for (std::size_t j = 0; j < cols; ++j) {
         const float z = x[i * cols + j] * w[i * cols + j] + b[j];
-        const float g = z > 0.0f ? 1.0f : 0.0f;  // d sum(y) / dz
-        dx[i * cols + j] = g * w[i * cols + j];
-        dw[i * cols + j] = g * x[i * cols + j];
-        db[j] += g;
+        const float g = static_cast<float>(z > 0.0f);  // d sum(y) / dz
+        dx_out[i * cols + j] = g * w[i * cols + j];
+        dw_out[i * cols + j] = g * x[i * cols + j];
+        db_out[j] += g;
       }
     }
     sink += dx[0] + hand_y[0];

@@ -2,6 +2,7 @@
 #include "subgrad/core/arithmetic.hpp"
 
 #include <cmath>
+#include <limits>
 #include <random>
 
 #include <boost/test/unit_test.hpp>
@@ -229,4 +230,48 @@ BOOST_AUTO_TEST_CASE(rrelu_training_form_takes_a_trailing_kink_rule) {
   BOOST_TEST(left >= 0.125);
   BOOST_TEST(left <= 1.0 / 3.0);
   BOOST_TEST(left != 1.0);
+}
+
+// relu and leaky_relu take a branch-free select off the kink; infinities, zeros of either sign,
+// subnormals and float must come out as from the plain piecewise definition.
+template <class T>
+void check_relu_and_leaky_relu_at_the_edges() {
+  const subgrad::rules::Relu relu_rule;
+  const subgrad::rules::LeakyRelu leaky_rule(0.25);
+  const T infinity = std::numeric_limits<T>::infinity();
+  const T tiny = std::numeric_limits<T>::denorm_min();
+  struct Case {
+    T x, relu_value, relu_slope, leaky_value, leaky_slope;
+  };
+  for (const Case& c :
+       {Case{infinity, infinity, 1, infinity, 1}, Case{-infinity, 0, 0, -infinity, 0.25},
+        Case{T(3), T(3), 1, T(3), 1}, Case{T(-2), 0, 0, T(-0.5), 0.25},
+        Case{tiny, tiny, 1, tiny, 1}, Case{-tiny, 0, 0, T(0.25 * -tiny), 0.25}}) {
+    BOOST_TEST_CONTEXT("x = " << c.x) {
+      const auto r = subgrad::evaluate(relu_rule, c.x);
+      BOOST_TEST(r.value == c.relu_value);
+      BOOST_TEST(!std::signbit(r.value));  // relu of a negative is +0, never -0
+      BOOST_TEST(r.slopes.left == c.relu_slope);
+      BOOST_TEST(r.slopes.right == c.relu_slope);
+      const auto l = subgrad::evaluate(leaky_rule, c.x);
+      BOOST_TEST(l.value == c.leaky_value);
+      BOOST_TEST(l.slopes.left == c.leaky_slope);
+      BOOST_TEST(l.slopes.right == c.leaky_slope);
+    }
+  }
+  for (const T zero : {T(0), T(-0.0)}) {
+    const auto r = subgrad::evaluate(relu_rule, zero);
+    BOOST_TEST((r.value == 0 && r.slopes.left == 0 && r.slopes.right == 1));
+    const auto l = subgrad::evaluate(leaky_rule, zero);
+    BOOST_TEST((l.value == 0 && l.slopes.left == T(0.25) && l.slopes.right == 1));
+  }
+  const auto n = subgrad::evaluate(relu_rule, std::numeric_limits<T>::quiet_NaN());
+  BOOST_TEST((std::isnan(n.value) && std::isnan(n.slopes.left) && std::isnan(n.slopes.right)));
+  BOOST_TEST(subgrad::detail::select(true, T(1), T(2)) == T(1));
+  BOOST_TEST(subgrad::detail::select(false, T(1), T(2)) == T(2));
+}
+
+BOOST_AUTO_TEST_CASE(relu_and_leaky_relu_keep_their_values_at_infinities_zeros_and_subnormals) {
+  check_relu_and_leaky_relu_at_the_edges<double>();
+  check_relu_and_leaky_relu_at_the_edges<float>();
 }

@@ -35,10 +35,12 @@ void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 namespace {
 
-bool close(double a, double b) {
+// Relative closeness at a tolerance (NaN equals NaN).
+bool close_at(double a, double b, double tolerance) {
   return (std::isnan(a) && std::isnan(b)) || a == b ||
-         std::abs(a - b) <= 1e-12 * std::max(1.0, std::abs(b));
+         std::abs(a - b) <= tolerance * std::max(1.0, std::abs(b));
 }
+bool close(double a, double b) { return close_at(a, b, 1e-12); }
 
 // A 3 x 4 matrix over [low, high] whose elements include every declared kink of the rule.
 template <class Entry>
@@ -67,44 +69,65 @@ BOOST_AUTO_TEST_CASE(tensors_hold_values_row_major) {
   BOOST_CHECK_THROW((Tensor<double>{{1, 2}, {3}}), subgrad::Error);
 }
 
-// f(x + b) * c element-wise with b a broadcast row of zeros (so kinks stay exact) and c a
-// constant, summed: the tensor path's values and gradients equal the scalar path's.
-BOOST_AUTO_TEST_CASE(every_registered_primitive_element_wise_equals_the_scalar_path) {
+namespace {
+// f(x + b) * c element-wise in tensors of T, with b a broadcast row of zeros (so kinks stay
+// exact) and c a constant, summed: values and gradients equal the scalar path's in double at the
+// same points (rounded to T), to `tolerance` relative.
+template <class T>
+void check_every_primitive_against_the_scalar_path(double tolerance) {
   std::mt19937 generator(11);
   std::uniform_real_distribution<double> weight(-2.0, 2.0);
   subgrad::for_each_unary_primitive([&](const auto& entry) {
-    const Tensor<double> x0 = points_of(entry);
-    Tensor<double> c(3, 4);
-    for (double& v : c.span()) v = weight(generator);
+    const Tensor<double> points = points_of(entry);
+    Tensor<T> x0(3, 4), c(3, 4);
+    for (std::size_t k = 0; k < 12; ++k) {
+      x0.data()[k] = static_cast<T>(points.data()[k]);
+      c.data()[k] = static_cast<T>(weight(generator));
+    }
     for (const KinkRule rule : kink::all) {
       BOOST_TEST_CONTEXT(entry.name << " under " << rule.name()) {
         Tape tape;
-        TensorVar<double> x(x0);
-        TensorVar<double> b(Tensor<double>(1, 4));
-        const TensorVar<double> y = entry.call(x + b, rule) * c;
+        TensorVar<T> x(x0);
+        TensorVar<T> b(Tensor<T>(1, 4));
+        const TensorVar<T> y = entry.call(x + b, rule) * c;
         const Var loss = subgrad::sum(y);
         subgrad::backward(loss);
-        const Tensor<double> dx = x.adjoint(), db = b.adjoint();
+        const Tensor<T> dx = x.adjoint(), db = b.adjoint();
         // The scalar path.
         double expected_loss = 0.0;
         std::vector<double> expected_db(4, 0.0);
         for (std::size_t i = 0; i < 3; ++i) {
           for (std::size_t j = 0; j < 4; ++j) {
             Tape scalar_tape;
-            Var xs = x0(i, j), bs = 0.0;
-            Var ys = entry.call(xs + bs, rule) * c(i, j);
-            BOOST_TEST(close(y.value()(i, j), ys.value()), "(" << i << ", " << j << ")");
+            Var xs = static_cast<double>(x0(i, j)), bs = 0.0;
+            Var ys = entry.call(xs + bs, rule) * static_cast<double>(c(i, j));
+            BOOST_TEST(close_at(y.value()(i, j), ys.value(), tolerance),
+                       "(" << i << ", " << j << ")");
             expected_loss += ys.value();
             const auto [gx, gb] = subgrad::grad(ys, xs, bs);
-            BOOST_TEST(close(dx(i, j), gx), "d/dx (" << i << ", " << j << ")");
+            BOOST_TEST(close_at(dx(i, j), gx, tolerance), "d/dx (" << i << ", " << j << ")");
             expected_db[j] += gb;
           }
         }
-        BOOST_TEST(close(loss.value(), expected_loss));
-        for (std::size_t j = 0; j < 4; ++j) BOOST_TEST(close(db(0, j), expected_db[j]));
+        BOOST_TEST(close_at(loss.value(), expected_loss, tolerance));
+        for (std::size_t j = 0; j < 4; ++j) {
+          BOOST_TEST(close_at(db(0, j), expected_db[j], tolerance), "d/db " << j);
+        }
       }
     }
   });
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(every_registered_primitive_element_wise_equals_the_scalar_path) {
+  check_every_primitive_against_the_scalar_path<double>(1e-12);
+}
+
+// float tensors are computed in double element by element and stored in float: each value and
+// adjoint is one float rounding (relative 6e-8) from the double result; sums of four such
+// adjoints and of twelve values stay within 1e-6.
+BOOST_AUTO_TEST_CASE(every_registered_primitive_on_float_tensors_equals_the_scalar_path) {
+  check_every_primitive_against_the_scalar_path<float>(1e-6);
 }
 
 BOOST_AUTO_TEST_CASE(binary_primitives_broadcast_and_split_ties_as_the_scalar_path) {

@@ -3,8 +3,11 @@
 /// Helpers for writing rules: the pieces of a piecewise function (a line, a corner, NaN), the
 /// kinks inside an interval, and the validation of a rule's parameters.
 
+#include <bit>
+#include <cstdint>
 #include <initializer_list>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include <fmt/format.h>
@@ -38,6 +41,21 @@ constexpr Evaluation<T> corner(const T& value, double left, double right) {
 template <class T>
 constexpr Evaluation<T> not_a_number(const T& x) {
   return {x, {x, x}};
+}
+
+/// `condition ? if_true : if_false` without a branch for float and double: in element-wise loops
+/// over data of random sign a branch would be mispredicted every other element, and compilers
+/// turn a floating-point `?:` into one. Other types (Dual) get the plain `?:`.
+template <class T>
+constexpr T select(bool condition, const T& if_true, const T& if_false) {
+  if constexpr (std::is_same_v<T, double> || std::is_same_v<T, float>) {
+    using Bits = std::conditional_t<std::is_same_v<T, double>, std::uint64_t, std::uint32_t>;
+    const Bits mask = Bits{0} - static_cast<Bits>(condition);
+    return std::bit_cast<T>((std::bit_cast<Bits>(if_true) & mask) |
+                            (std::bit_cast<Bits>(if_false) & ~mask));
+  } else {
+    return condition ? if_true : if_false;
+  }
 }
 
 /// Whether x is neither infinite nor NaN (usable in constant expressions).

@@ -44,11 +44,13 @@ struct Relu {
   static constexpr std::string_view name = "relu";
   template <class T>
   constexpr Evaluation<T> evaluate(const T& x) const {
-    if (x > 0.0) return detail::line(x, 1.0);
-    if (x < 0.0) return detail::line(T(0.0), 0.0);
-    if (x == 0.0)
-      return detail::corner(T(0.0), 0.0,
-                            1.0);  // at 0: left 0, right 1; min_norm 0 (= PyTorch, JAX, TF)
+    // Off the kink a select, not a branch on the sign (see detail::select).
+    if (x != 0.0 && x == x) [[likely]] {
+      const bool positive = x > 0.0;
+      return detail::line(detail::select(positive, x, T(0.0)), detail::select(positive, 1.0, 0.0));
+    }
+    // at 0: left 0, right 1; min_norm 0 (= PyTorch, JAX, TF)
+    if (x == 0.0) return detail::corner(T(0.0), 0.0, 1.0);
     return detail::not_a_number(x);
   }
   std::vector<KinkPoint> kinks(double low, double high) const {
@@ -66,8 +68,12 @@ struct LeakyRelu {
   }
   template <class T>
   constexpr Evaluation<T> evaluate(const T& x) const {
-    if (x > 0.0) return detail::line(x, 1.0);
-    if (x < 0.0) return detail::line(T(negative_slope * x), negative_slope);
+    // Off the kink a select, not a branch on the sign (see detail::select).
+    if (x != 0.0 && x == x) [[likely]] {
+      const bool positive = x > 0.0;
+      return detail::line(detail::select(positive, x, T(negative_slope * x)),
+                          detail::select(positive, 1.0, negative_slope));
+    }
     // at 0: left s, right 1; min_norm s for 0 <= s <= 1 (= PyTorch, TF; JAX gives 1)
     if (x == 0.0) return detail::corner(T(0.0), negative_slope, 1.0);
     return detail::not_a_number(x);
