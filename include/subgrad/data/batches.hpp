@@ -1,0 +1,94 @@
+#pragma once
+/// \file
+/// Mini-batches of a data set as a range-v3 pipeline.
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <numeric>
+#include <random>
+#include <span>
+#include <vector>
+
+#include <fmt/format.h>
+#include <range/v3/view/iota.hpp>
+#include <range/v3/view/transform.hpp>
+
+#include "subgrad/core/error.hpp"
+#include "subgrad/data/dataset.hpp"
+
+namespace subgrad::data {
+
+/// One mini-batch: its samples' inputs (one per row) and labels. Both are views of buffers the
+/// batch range owns and reuses: valid until the range moves to the next batch.
+struct Batch {
+  const Tensor<float>& inputs;
+  std::span<const int> labels;
+  std::size_t size() const noexcept { return labels.size(); }
+};
+
+namespace detail {
+/// The order of one pass and the buffers the batches are gathered into (shared by the range's
+/// copies).
+class BatchGatherer {
+ public:
+  BatchGatherer(const Dataset& dataset, std::size_t batch_size, bool shuffle, std::uint64_t seed)
+      : dataset_(&dataset), batch_size_(batch_size), order_(dataset.size()) {
+    if (batch_size == 0) throw Error("subgrad::data::batches: batch_size must be at least 1");
+    if (dataset.inputs.rows() != dataset.size()) {
+      throw Error(
+          fmt::format("subgrad::data::batches: the data set has {} input rows but {} labels",
+                      dataset.inputs.rows(), dataset.size()));
+    }
+    std::iota(order_.begin(), order_.end(), std::size_t{0});
+    if (shuffle) {
+      std::mt19937_64 generator(seed);
+      // Fisher-Yates with a uniform draw of our own: std::shuffle's sequence differs between
+      // standard libraries, and a seed must give the same order everywhere.
+      for (std::size_t k = order_.size(); k > 1; --k) {
+        const std::size_t j = static_cast<std::size_t>(generator() % k);
+        std::swap(order_[k - 1], order_[j]);
+      }
+    }
+  }
+  std::size_t count() const noexcept { return (order_.size() + batch_size_ - 1) / batch_size_; }
+  Batch gather(std::size_t batch) {
+    const std::size_t first = batch * batch_size_;
+    const std::size_t size = std::min(batch_size_, order_.size() - first);
+    const std::size_t width = dataset_->inputs.cols();
+    inputs_.resize(size, width);
+    labels_.resize(size);
+    for (std::size_t k = 0; k < size; ++k) {
+      const std::size_t sample = order_[first + k];
+      const float* row = dataset_->inputs.data() + sample * width;
+      std::copy(row, row + width, inputs_.data() + k * width);
+      labels_[k] = dataset_->labels[sample];
+    }
+    return Batch{inputs_, labels_};
+  }
+
+ private:
+  const Dataset* dataset_;
+  std::size_t batch_size_;
+  std::vector<std::size_t> order_;
+  Tensor<float> inputs_;
+  std::vector<int> labels_;
+};
+}  // namespace detail
+
+/// The data set in mini-batches of `batch_size` (the last may be smaller), in order or shuffled by
+/// `seed` (pass a different seed per epoch, e.g. seed + epoch, for a new order each pass). Each
+/// batch is gathered into a buffer the range reuses: one batch's worth is copied, never the data
+/// set. The data set must outlive the range.
+///
+///     for (const data::Batch& batch : data::batches(train, 128, true, seed + epoch)) ...
+inline auto batches(const Dataset& dataset, std::size_t batch_size, bool shuffle,
+                    std::uint64_t seed = 0) {
+  auto gatherer = std::make_shared<detail::BatchGatherer>(dataset, batch_size, shuffle, seed);
+  return ranges::views::iota(std::size_t{0}, gatherer->count()) |
+         ranges::views::transform(
+             [gatherer](std::size_t batch) { return gatherer->gather(batch); });
+}
+
+}  // namespace subgrad::data

@@ -1,0 +1,26 @@
+#pragma once
+/// \file
+/// Numeric tables from CSV files.
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "subgrad/tensor/tensor.hpp"
+
+namespace subgrad::data {
+
+/// A numeric table: the column names (empty when the file has no header) and the values, one
+/// tensor row per line.
+struct CsvTable {
+  std::vector<std::string> header;
+  Tensor<double> values;
+};
+
+/// Reads a comma-separated table of numbers. The first line is a header when one of its fields is
+/// not a number. Fields may be surrounded by spaces; blank lines are skipped; `nan` and `inf` are
+/// numbers. An unreadable or empty file, a line with another number of fields than the first, or a
+/// field that is not a number throws subgrad::Error naming the file, the line and the field.
+CsvTable read_csv(const std::filesystem::path& path);
+
+}  // namespace subgrad::data
