@@ -130,6 +130,13 @@ TensorSlot<T>* constant_slot(const Tensor<T>& values) {
 }
 }  // namespace detail
 
+/// A tensor on the active tape that is not a variable: no gradient is computed for it (a batch of
+/// inputs, a mask). It takes part in expressions and products as a TensorVar does.
+template <class T>
+TensorVar<T> constant_tensor(const Tensor<T>& values) {
+  return detail::TensorVarAccess::make(detail::constant_slot(values), Tape::active().id());
+}
+
 /// A tensor on the tape (TensorVar) or an element-wise expression.
 template <class X>
 concept ActiveTensorOperand =

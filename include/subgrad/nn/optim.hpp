@@ -1,0 +1,308 @@
+#pragma once
+/// \file
+/// Optimizers over a model's parameters (SGD with momentum, Nesterov and weight decay; Adam;
+/// AdamW), learning-rate schedules and gradient clipping. A training step reads
+///
+///     const Var loss = cross_entropy(model(batch.inputs), batch.labels);
+///     backward(loss);
+///     optimizer.step();   // reads the gradients, updates the parameters, clears the tape
+///
+/// Gradients are the adjoints of the step's tape, fresh each step: there is nothing to zero.
+
+#include <cmath>
+#include <cstdint>
+#include <numbers>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "subgrad/core/error.hpp"
+#include "subgrad/core/tape.hpp"
+#include "subgrad/nn/module.hpp"
+#include "subgrad/nn/parameter.hpp"
+
+namespace subgrad::nn {
+
+/// One tensor of an optimizer's state per parameter ("momentum", "exp_avg", ...), named for
+/// checkpoints.
+template <class T>
+struct OptimizerState {
+  std::string name;
+  std::vector<Tensor<T>>* per_parameter;
+};
+
+/// What all optimizers share: the parameters, the learning rate and the step count.
+template <class T = float>
+class BasicOptimizer {
+ public:
+  virtual ~BasicOptimizer() = default;
+  /// Updates every parameter from its gradient on the active tape, then clears the tape.
+  void step() {
+    ++steps_;
+    for (std::size_t k = 0; k < parameters_.size(); ++k) {
+      BasicParameter<T>& p = *parameters_[k].parameter;
+      update(k, p.value().span(), p.gradient());
+    }
+    Tape::active().clear();
+  }
+  double learning_rate() const noexcept { return learning_rate_; }
+  void set_learning_rate(double rate) {
+    if (!(rate >= 0.0) || !std::isfinite(rate)) {
+      throw Error(
+          fmt::format("subgrad::nn::{}: learning rate {} must be finite and >= 0", name(), rate));
+    }
+    learning_rate_ = rate;
+  }
+  std::uint64_t steps() const noexcept { return steps_; }
+  void set_steps(std::uint64_t steps) noexcept { steps_ = steps; }
+  const std::vector<NamedParameter<T>>& parameters() const noexcept { return parameters_; }
+  /// The optimizer's name ("SGD", "Adam", "AdamW"), in messages and checkpoints.
+  virtual std::string_view name() const = 0;
+  /// Its state tensors, for checkpoints.
+  virtual std::vector<OptimizerState<T>> state() = 0;
+
+ protected:
+  BasicOptimizer(std::vector<NamedParameter<T>> parameters, double learning_rate)
+      : parameters_(std::move(parameters)) {
+    learning_rate_ = learning_rate;
+  }
+  /// Checks the learning rate (called by each constructor, which knows its name).
+  void validate() { set_learning_rate(learning_rate_); }
+  /// A state tensor per parameter, zeros of the parameter's shape.
+  std::vector<Tensor<T>> zeros_like_parameters() const {
+    std::vector<Tensor<T>> out;
+    for (const auto& p : parameters_) out.emplace_back(p.parameter->rows(), p.parameter->cols());
+    return out;
+  }
+  virtual void update(std::size_t k, std::span<T> value, std::span<T> gradient) = 0;
+
+ private:
+  std::vector<NamedParameter<T>> parameters_;
+  double learning_rate_ = 0.0;
+  std::uint64_t steps_ = 0;
+};
+
+/// Options of SGD, as PyTorch's torch.optim.SGD.
+struct SgdOptions {
+  double momentum = 0.0;
+  double dampening = 0.0;
+  double weight_decay = 0.0;
+  bool nesterov = false;
+};
+
+/// Stochastic gradient descent: g += weight_decay * p; with momentum, b = momentum * b +
+/// (1 - dampening) * g (b = g at the first step) and g = b, or g += momentum * b with Nesterov;
+/// p -= lr * g (PyTorch's formulation).
+template <class T = float>
+class BasicSGD final : public BasicOptimizer<T> {
+ public:
+  BasicSGD(std::vector<NamedParameter<T>> parameters, double learning_rate, SgdOptions options = {})
+      : BasicOptimizer<T>(std::move(parameters), learning_rate), options_(options) {
+    this->validate();
+    check(options_.momentum >= 0.0, "momentum", options_.momentum);
+    check(options_.weight_decay >= 0.0, "weight_decay", options_.weight_decay);
+    check(!options_.nesterov || (options_.momentum > 0.0 && options_.dampening == 0.0),
+          "Nesterov momentum needs momentum > 0 and dampening 0; momentum", options_.momentum);
+    momentum_ = this->zeros_like_parameters();
+  }
+  std::string_view name() const override { return "SGD"; }
+  std::vector<OptimizerState<T>> state() override { return {{"momentum", &momentum_}}; }
+  const SgdOptions& options() const noexcept { return options_; }
+
+ private:
+  static void check(bool ok, std::string_view what, double value) {
+    if (!ok) throw Error(fmt::format("subgrad::nn::SGD: {} = {} is not allowed", what, value));
+  }
+  void update(std::size_t k, std::span<T> value, std::span<T> gradient) override {
+    const T rate = static_cast<T>(this->learning_rate());
+    const T decay = static_cast<T>(options_.weight_decay);
+    const T momentum = static_cast<T>(options_.momentum);
+    const T dampening = static_cast<T>(1.0 - options_.dampening);
+    T* buffer = momentum_[k].data();
+    const bool first = this->steps() == 1;
+    for (std::size_t i = 0; i < value.size(); ++i) {
+      T g = gradient[i] + decay * value[i];
+      if (options_.momentum != 0.0) {
+        buffer[i] = first ? g : momentum * buffer[i] + dampening * g;
+        g = options_.nesterov ? g + momentum * buffer[i] : buffer[i];
+      }
+      value[i] -= rate * g;
+    }
+  }
+  SgdOptions options_;
+  std::vector<Tensor<T>> momentum_;
+};
+
+/// Options of Adam and AdamW, as PyTorch's.
+struct AdamOptions {
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double eps = 1e-8;
+  double weight_decay = 0.0;  // AdamW: decoupled, its default there is 0.01
+};
+
+namespace detail {
+/// Adam's update of one parameter (Kingma and Ba 2015), with bias correction; `decoupled` applies
+/// the weight decay to the parameter (AdamW, Loshchilov and Hutter 2019) instead of the gradient.
+template <class T>
+void adam_update(std::span<T> value, std::span<const T> gradient, T* first_moment, T* second_moment,
+                 const AdamOptions& o, double rate, std::uint64_t step, bool decoupled) {
+  const double correction1 = 1.0 - std::pow(o.beta1, static_cast<double>(step));
+  const double correction2 = 1.0 - std::pow(o.beta2, static_cast<double>(step));
+  const T step_size = static_cast<T>(rate / correction1);
+  const T root_correction2 = static_cast<T>(std::sqrt(correction2));
+  const T beta1 = static_cast<T>(o.beta1), beta2 = static_cast<T>(o.beta2);
+  const T eps = static_cast<T>(o.eps), decay = static_cast<T>(o.weight_decay);
+  const T shrink = static_cast<T>(1.0 - rate * o.weight_decay);
+  for (std::size_t i = 0; i < value.size(); ++i) {
+    T g = gradient[i];
+    if (decoupled) {
+      value[i] *= shrink;
+    } else {
+      g += decay * value[i];
+    }
+    first_moment[i] = beta1 * first_moment[i] + (T(1) - beta1) * g;
+    second_moment[i] = beta2 * second_moment[i] + (T(1) - beta2) * g * g;
+    value[i] -=
+        step_size * first_moment[i] / (std::sqrt(second_moment[i]) / root_correction2 + eps);
+  }
+}
+}  // namespace detail
+
+/// Adam; weight_decay is added to the gradient (L2), as torch.optim.Adam.
+template <class T = float>
+class BasicAdam : public BasicOptimizer<T> {
+ public:
+  BasicAdam(std::vector<NamedParameter<T>> parameters, double learning_rate = 1e-3,
+            AdamOptions options = {})
+      : BasicOptimizer<T>(std::move(parameters), learning_rate), options_(options) {
+    this->validate();
+    if (!(options_.beta1 >= 0 && options_.beta1 < 1 && options_.beta2 >= 0 && options_.beta2 < 1 &&
+          options_.eps >= 0 && options_.weight_decay >= 0)) {
+      throw Error(
+          fmt::format("subgrad::nn::{}: betas ({}, {}) must be in [0, 1), eps {} and "
+                      "weight_decay {} >= 0",
+                      name(), options_.beta1, options_.beta2, options_.eps, options_.weight_decay));
+    }
+    first_moment_ = this->zeros_like_parameters();
+    second_moment_ = this->zeros_like_parameters();
+  }
+  std::string_view name() const override { return "Adam"; }
+  std::vector<OptimizerState<T>> state() override {
+    return {{"exp_avg", &first_moment_}, {"exp_avg_sq", &second_moment_}};
+  }
+
+ protected:
+  virtual bool decoupled() const { return false; }
+
+ private:
+  void update(std::size_t k, std::span<T> value, std::span<T> gradient) override {
+    detail::adam_update<T>(value, gradient, first_moment_[k].data(), second_moment_[k].data(),
+                           options_, this->learning_rate(), this->steps(), decoupled());
+  }
+  AdamOptions options_;
+  std::vector<Tensor<T>> first_moment_, second_moment_;
+};
+
+/// AdamW: Adam with decoupled weight decay (default 0.01), as torch.optim.AdamW.
+template <class T = float>
+class BasicAdamW final : public BasicAdam<T> {
+ public:
+  BasicAdamW(std::vector<NamedParameter<T>> parameters, double learning_rate = 1e-3,
+             AdamOptions options = {0.9, 0.999, 1e-8, 0.01})
+      : BasicAdam<T>(std::move(parameters), learning_rate, options) {}
+  std::string_view name() const override { return "AdamW"; }
+
+ protected:
+  bool decoupled() const override { return true; }
+};
+
+/// Multiplies the learning rate by `gamma` every `step_size` epochs: call step() once per epoch.
+template <class T = float>
+class BasicStepLR {
+ public:
+  BasicStepLR(BasicOptimizer<T>& optimizer, std::uint64_t step_size, double gamma = 0.1)
+      : optimizer_(&optimizer),
+        base_(optimizer.learning_rate()),
+        step_size_(step_size),
+        gamma_(gamma) {
+    if (step_size == 0) throw Error("subgrad::nn::StepLR: step_size must be at least 1");
+  }
+  void step() { set_epoch(epoch_ + 1); }
+  /// Jumps to an epoch (after resuming from a checkpoint).
+  void set_epoch(std::uint64_t epoch) {
+    epoch_ = epoch;
+    optimizer_->set_learning_rate(base_ *
+                                  std::pow(gamma_, static_cast<double>(epoch / step_size_)));
+  }
+  std::uint64_t epoch() const noexcept { return epoch_; }
+
+ private:
+  BasicOptimizer<T>* optimizer_;
+  double base_;
+  std::uint64_t step_size_;
+  double gamma_;
+  std::uint64_t epoch_ = 0;
+};
+
+/// Cosine annealing from the initial rate to `minimum` over `period` epochs (Loshchilov and Hutter
+/// 2017, without restarts; the closed form of torch's CosineAnnealingLR): call step() per epoch.
+template <class T = float>
+class BasicCosineAnnealingLR {
+ public:
+  BasicCosineAnnealingLR(BasicOptimizer<T>& optimizer, std::uint64_t period, double minimum = 0.0)
+      : optimizer_(&optimizer),
+        base_(optimizer.learning_rate()),
+        period_(period),
+        minimum_(minimum) {
+    if (period == 0) throw Error("subgrad::nn::CosineAnnealingLR: period must be at least 1");
+  }
+  void step() { set_epoch(epoch_ + 1); }
+  void set_epoch(std::uint64_t epoch) {
+    epoch_ = epoch;
+    const double phase = std::numbers::pi * static_cast<double>(std::min(epoch, period_)) /
+                         static_cast<double>(period_);
+    optimizer_->set_learning_rate(minimum_ + (base_ - minimum_) * (1.0 + std::cos(phase)) / 2.0);
+  }
+  std::uint64_t epoch() const noexcept { return epoch_; }
+
+ private:
+  BasicOptimizer<T>* optimizer_;
+  double base_;
+  std::uint64_t period_;
+  double minimum_;
+  std::uint64_t epoch_ = 0;
+};
+
+/// Scales all gradients so that their joint Euclidean norm is at most `max_norm`; returns the
+/// norm before clipping (as torch.nn.utils.clip_grad_norm_). Call between backward() and step().
+template <class T>
+double clip_grad_norm(const std::vector<NamedParameter<T>>& parameters, double max_norm) {
+  if (!(max_norm > 0.0)) {
+    throw Error(fmt::format("subgrad::nn::clip_grad_norm: max_norm = {} must be > 0", max_norm));
+  }
+  double squares = 0.0;
+  for (const auto& p : parameters) {
+    for (const T g : p.parameter->gradient()) squares += static_cast<double>(g) * g;
+  }
+  const double norm = std::sqrt(squares);
+  if (norm > max_norm) {
+    const T scale = static_cast<T>(max_norm / (norm + 1e-6));
+    for (const auto& p : parameters) {
+      for (T& g : p.parameter->gradient()) g *= scale;
+    }
+  }
+  return norm;
+}
+
+/// Optimizers and schedules over float parameters; BasicSGD<double> etc. for double.
+using Optimizer = BasicOptimizer<float>;
+using SGD = BasicSGD<float>;
+using Adam = BasicAdam<float>;
+using AdamW = BasicAdamW<float>;
+using StepLR = BasicStepLR<float>;
+using CosineAnnealingLR = BasicCosineAnnealingLR<float>;
+
+}  // namespace subgrad::nn

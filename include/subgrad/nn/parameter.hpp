@@ -1,0 +1,93 @@
+#pragma once
+/// \file
+/// Parameter<T>: a learnable tensor that outlives the tape. Each training step puts it on the
+/// active tape once, as a TensorVar, when a module first uses it; its gradient is that TensorVar's
+/// adjoint after backward().
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <utility>
+
+#include "subgrad/core/tape.hpp"
+#include "subgrad/tensor/tensor.hpp"
+#include "subgrad/tensor/tensor_var.hpp"
+
+namespace subgrad::nn {
+
+/// A learnable tensor: its value persists across steps (optimizers update it in place); on each
+/// tape it becomes one independent TensorVar, made on first use.
+template <class T = float>
+class BasicParameter {
+ public:
+  using value_type = T;
+  BasicParameter() = default;
+  explicit BasicParameter(Tensor<T> value) : value_(std::move(value)) {}
+  // A copy is a new parameter with the same value, not yet on any tape.
+  BasicParameter(const BasicParameter& other) : value_(other.value_) {}
+  BasicParameter& operator=(const BasicParameter& other) {
+    value_ = other.value_;
+    var_.reset();
+    tape_ = 0;
+    return *this;
+  }
+
+  const Tensor<T>& value() const noexcept { return value_; }
+  /// For optimizers and initialisers, between steps: a change reaches the tape at the next step.
+  Tensor<T>& value() noexcept { return value_; }
+  std::size_t rows() const noexcept { return value_.rows(); }
+  std::size_t cols() const noexcept { return value_.cols(); }
+  std::size_t size() const noexcept { return value_.size(); }
+
+  /// This parameter on the active tape (made from its value on first use since the tape was made
+  /// or cleared).
+  TensorVar<T> var() const {
+    const Tape& tape = Tape::active();
+    if (!var_ || tape_ != tape.id()) {
+      var_.emplace(value_);
+      tape_ = tape.id();
+    }
+    return *var_;
+  }
+  operator TensorVar<T>() const { return var(); }  // NOLINT: a parameter is used as a TensorVar
+
+  /// d(output)/d(this) after the last backward() on the active tape, in row-major order; zeros
+  /// when this step did not use the parameter or no sweep has run. Writable: clip_grad_norm scales
+  /// it, optimizers read it.
+  std::span<T> gradient() {
+    Tape& tape = Tape::active();
+    if (!var_ || tape_ != tape.id()) {
+      zeros_.assign(value_.size(), T(0));
+      return zeros_;
+    }
+    subgrad::detail::TensorSlot<T>& slot = *subgrad::detail::TensorVarAccess::slot(*var_);
+    slot.touch(tape.sweep_count());  // zeros unless the last sweep reached it
+    return slot.adjoint;
+  }
+
+ private:
+  Tensor<T> value_;
+  mutable std::optional<TensorVar<T>> var_;
+  mutable std::uint32_t tape_ = 0;
+  std::vector<T> zeros_;
+};
+
+/// A parameter with its name in the model ("0.weight").
+template <class T>
+struct NamedParameter {
+  std::string name;
+  BasicParameter<T>* parameter;
+};
+
+/// A tensor a module keeps besides its parameters (BatchNorm's running statistics), named.
+template <class T>
+struct NamedBuffer {
+  std::string name;
+  Tensor<T>* buffer;
+};
+
+/// float, the default element type of models (as in PyTorch); BasicParameter<double> for double.
+using Parameter = BasicParameter<float>;
+
+}  // namespace subgrad::nn
