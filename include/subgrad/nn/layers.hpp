@@ -83,14 +83,6 @@ class BasicLinear final : public BasicModule<T> {
   BasicParameter<T> bias_;
 };
 
-/// What an activation layer counts over the batches it sees in training (nn::ActivationStats).
-struct ActivationCounts {
-  std::size_t elements = 0;  // outputs seen
-  std::size_t zeros = 0;     // outputs exactly 0
-  std::size_t at_kink = 0;   // pre-activations exactly at a kink (one-sided slopes differ)
-  std::vector<bool> active;  // per unit (column): some sample had a nonzero derivative
-};
-
 namespace detail {
 /// A unary primitive's rule bound for tensors of T: applying it, and measuring a batch for
 /// ActivationCounts (the derivative under the kink rule in force, and the kinks).
@@ -126,6 +118,22 @@ BoundActivation<T> bind_activation(const Rule& rule, Choice choice) {
     counts.elements += pre.size();
   };
   return bound;
+}
+
+/// Counts where the rule is not at hand: a unit is active when its output is nonzero for some
+/// sample, and `at_kink(i, j)` says whether output (i, j) came from a kink or tie.
+template <class T, class AtKink>
+void measure_by_output(const Tensor<T>& out, ActivationCounts& counts, AtKink at_kink) {
+  if (counts.active.size() != out.cols()) counts.active.assign(out.cols(), false);
+  for (std::size_t i = 0; i < out.rows(); ++i) {
+    for (std::size_t j = 0; j < out.cols(); ++j) {
+      const bool zero = out(i, j) == T(0);
+      counts.zeros += zero;
+      if (!zero) counts.active[j] = true;
+      counts.at_kink += at_kink(i, j);
+    }
+  }
+  counts.elements += out.size();
 }
 
 /// The argument an Activation passes to a primitive's function once, to learn its rule.
@@ -183,8 +191,10 @@ class BasicActivation final : public BasicModule<T> {
     copy->counts_.reset();  // statistics belong to the model they were attached to
     return copy;
   }
-  /// Where forward() counts in training mode (nn::ActivationStats attaches it), or nothing.
-  void count_into(std::shared_ptr<ActivationCounts> counts) { counts_ = std::move(counts); }
+  bool count_activations(std::shared_ptr<ActivationCounts> counts) override {
+    counts_ = std::move(counts);
+    return true;
+  }
   const std::string& primitive_name() const noexcept { return bound_.name; }
 
  private:
@@ -236,11 +246,23 @@ class BasicPReLU final : public BasicModule<T> {
       throw Error(
           fmt::format("subgrad::nn::PReLU({}): the input has {} columns", slope_.cols(), x.cols()));
     }
-    return prelu(x, slope_.var());
+    TensorVar<T> y = prelu(x, slope_.var());
+    if (counts_ && this->is_training()) {
+      const Tensor<T>& pre = x.value();
+      detail::measure_by_output(y.value(), *counts_,
+                                [&pre](std::size_t i, std::size_t j) { return pre(i, j) == T(0); });
+    }
+    return y;
+  }
+  bool count_activations(std::shared_ptr<ActivationCounts> counts) override {
+    counts_ = std::move(counts);
+    return true;
   }
   std::string describe() const override { return fmt::format("PReLU({})", slope_.cols()); }
   std::unique_ptr<BasicModule<T>> clone() const override {
-    return std::make_unique<BasicPReLU>(*this);
+    auto copy = std::make_unique<BasicPReLU>(*this);
+    copy->counts_.reset();
+    return copy;
   }
   void visit(const std::string& prefix, ModuleVisitor<T>& visitor) override {
     BasicModule<T>::visit(prefix, visitor);
@@ -249,6 +271,7 @@ class BasicPReLU final : public BasicModule<T> {
 
  private:
   BasicParameter<T> slope_;
+  std::shared_ptr<ActivationCounts> counts_;
 };
 
 /// Randomized leaky relu: in training a slope drawn per element from [lower, upper], in
@@ -259,19 +282,32 @@ class BasicRReLU final : public BasicModule<T> {
   explicit BasicRReLU(double lower = 1.0 / 8.0, double upper = 1.0 / 3.0)
       : rule_(lower, upper), generator_(default_generator()()) {}
   TensorVar<T> forward(const TensorVar<T>& x) override {
-    if (this->is_training()) return rrelu(x, generator_, rule_.lower, rule_.upper);
-    return rrelu(x, rule_.lower, rule_.upper);
+    if (!this->is_training()) return rrelu(x, rule_.lower, rule_.upper);
+    TensorVar<T> y = rrelu(x, generator_, rule_.lower, rule_.upper);
+    if (counts_) {
+      const Tensor<T>& pre = x.value();
+      detail::measure_by_output(y.value(), *counts_,
+                                [&pre](std::size_t i, std::size_t j) { return pre(i, j) == T(0); });
+    }
+    return y;
+  }
+  bool count_activations(std::shared_ptr<ActivationCounts> counts) override {
+    counts_ = std::move(counts);
+    return true;
   }
   std::string describe() const override {
     return fmt::format("RReLU({}, {})", rule_.lower, rule_.upper);
   }
   std::unique_ptr<BasicModule<T>> clone() const override {
-    return std::make_unique<BasicRReLU>(*this);
+    auto copy = std::make_unique<BasicRReLU>(*this);
+    copy->counts_.reset();
+    return copy;
   }
 
  private:
   rules::Rrelu rule_;  // validates lower <= upper
   std::mt19937_64 generator_;
+  std::shared_ptr<ActivationCounts> counts_;
 };
 
 /// A linear map to out * pieces units, then the maximum over each group of `pieces` adjacent
@@ -284,13 +320,32 @@ class BasicMaxout final : public BasicModule<T> {
     if (pieces < 1) throw Error("subgrad::nn::Maxout: pieces must be at least 1");
   }
   TensorVar<T> forward(const TensorVar<T>& x) override {
-    return maxout(linear_.forward(x), pieces_);
+    const TensorVar<T> pre = linear_.forward(x);
+    TensorVar<T> y = maxout(pre, pieces_);
+    if (counts_ && this->is_training()) {
+      // At a kink: the largest value is reached by more than one piece of the group.
+      const Tensor<T>& values = pre.value();
+      const Tensor<T>& out = y.value();
+      detail::measure_by_output(out, *counts_, [&](std::size_t i, std::size_t j) {
+        int reaching = 0;
+        for (std::size_t p = 0; p < pieces_; ++p)
+          reaching += values(i, j * pieces_ + p) == out(i, j);
+        return reaching > 1;
+      });
+    }
+    return y;
+  }
+  bool count_activations(std::shared_ptr<ActivationCounts> counts) override {
+    counts_ = std::move(counts);
+    return true;
   }
   std::string describe() const override {
     return fmt::format("Maxout({}, {}, {})", linear_.in(), linear_.out() / pieces_, pieces_);
   }
   std::unique_ptr<BasicModule<T>> clone() const override {
-    return std::make_unique<BasicMaxout>(*this);
+    auto copy = std::make_unique<BasicMaxout>(*this);
+    copy->counts_.reset();
+    return copy;
   }
   void visit(const std::string& prefix, ModuleVisitor<T>& visitor) override {
     BasicModule<T>::visit(prefix, visitor);
@@ -300,6 +355,7 @@ class BasicMaxout final : public BasicModule<T> {
  private:
   BasicLinear<T> linear_;
   std::size_t pieces_;
+  std::shared_ptr<ActivationCounts> counts_;
 };
 
 /// In training, zeroes each element with probability p and scales the others by 1 / (1 - p); in

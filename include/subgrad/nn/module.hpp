@@ -22,6 +22,14 @@ namespace subgrad::nn {
 template <class T>
 class BasicModule;
 
+/// What an activation layer counts over the batches it sees in training (nn::ActivationStats).
+struct ActivationCounts {
+  std::size_t elements = 0;  // outputs seen
+  std::size_t zeros = 0;     // outputs exactly 0
+  std::size_t at_kink = 0;   // pre-activations exactly at a kink (one-sided slopes differ)
+  std::vector<bool> active;  // per unit (column): some sample had a nonzero derivative
+};
+
 /// What Module::visit reports: each parameter and buffer with its full name, and each module.
 template <class T>
 struct ModuleVisitor {
@@ -79,6 +87,13 @@ class BasicModule {
     visitor.module = [training](const std::string&, BasicModule<T>& m) { m.training_ = training; };
     visit("", visitor);
   }
+  /// An activation layer starts counting into `counts` in training mode and returns true; other
+  /// modules return false (nn::ActivationStats).
+  virtual bool count_activations(std::shared_ptr<ActivationCounts> counts) {
+    (void)counts;
+    return false;
+  }
+
   /// Evaluation mode: deterministic.
   void eval() { train(false); }
   bool is_training() const noexcept { return training_; }
