@@ -22,6 +22,8 @@
 
 #include <fmt/format.h>
 
+#include "fashion_mlp.hpp"
+
 namespace nn = subgrad::nn;
 namespace data = subgrad::data;
 
@@ -99,26 +101,6 @@ Options parse(int argc, char** argv) {
   return o;
 }
 
-// A hidden layer of `out` units with the chosen activation: a Linear layer and the activation,
-// or a Maxout layer (two pieces) for "maxout".
-void add_hidden(nn::Sequential& model, std::size_t in, std::size_t out, const Options& o) {
-  if (o.activation == "maxout") {
-    model.push_back(nn::Maxout(in, out, 2));
-    return;
-  }
-  nn::Linear linear(in, out);
-  if (o.activation == "selu") nn::lecun_normal(linear.weight().value(), nn::default_generator());
-  model.push_back(std::move(linear));
-  if (o.activation == "prelu") {
-    model.push_back(nn::PReLU());
-  } else if (o.activation == "rrelu") {
-    model.push_back(nn::RReLU());
-  } else {
-    model.push_back(o.kink ? nn::Activation::from_name(o.activation, *o.kink)
-                           : nn::Activation::from_name(o.activation));
-  }
-}
-
 std::unique_ptr<nn::Optimizer> make_optimizer(nn::Sequential& model, const Options& o) {
   if (o.optimizer == "sgd") {
     return std::make_unique<nn::SGD>(model.parameters(), o.learning_rate.value_or(0.05),
@@ -142,10 +124,7 @@ int run(const Options& o) {
     set.train.inputs.resize(o.train_subset, set.train.inputs.cols());
   }
   nn::manual_seed(o.seed);
-  nn::Sequential model;
-  add_hidden(model, 784, 256, o);
-  add_hidden(model, 256, 128, o);
-  model.push_back(nn::Linear(128, 10));
+  nn::Sequential model = fashion::make_mlp(o.activation, o.kink);
   const std::unique_ptr<nn::Optimizer> optimizer = make_optimizer(model, o);
   const std::size_t batches_per_epoch = (set.train.size() + o.batch - 1) / o.batch;
   int first_epoch = 0;

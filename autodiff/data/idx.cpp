@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <array>
 #include <limits>
 #include <memory>
@@ -102,11 +103,21 @@ IdxArray read_idx(const std::filesystem::path& path) {
     }
     array.dimensions.push_back(static_cast<std::size_t>(dimension));
   }
-  array.data.resize(static_cast<std::size_t>(elements));
-  const std::size_t got = reader.read(array.data.data(), array.data.size());
-  if (got != array.data.size()) {
+  // Read in chunks, growing as data arrives: a header declaring more than the file holds costs
+  // no more memory than the file.
+  const std::size_t declared = static_cast<std::size_t>(elements);
+  constexpr std::size_t chunk = std::size_t{1} << 22;
+  std::size_t got = 0;
+  while (got < declared) {
+    const std::size_t want = std::min(chunk, declared - got);
+    array.data.resize(got + want);
+    const std::size_t read = reader.read(array.data.data() + got, want);
+    got += read;
+    if (read < want) break;
+  }
+  if (got != declared) {
     fail(path, fmt::format("truncated: the header declares {} bytes of data, the file has {}",
-                           array.data.size(), got));
+                           declared, got));
   }
   std::uint8_t extra = 0;
   if (reader.read(&extra, 1) != 0) {
