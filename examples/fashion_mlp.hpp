@@ -1,10 +1,12 @@
 #pragma once
 // The demos' network, shared by fashion_mnist and activation_zoo: 784-256-128-10 with one
 // activation after each hidden layer, chosen by name.
+#include <subgrad/data.hpp>
 #include <subgrad/nn.hpp>
 
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace fashion {
 
@@ -40,6 +42,50 @@ inline nn::Sequential make_mlp(const std::string& activation,
   add_hidden(model, 256, 128, activation, kink);
   model.push_back(nn::Linear(128, 10));
   return model;
+}
+
+// One pass over the training set in shuffled mini-batches (the order from `seed`).
+struct Epoch {
+  nn::ClassifierScore train;                 // mean loss and accuracy over the pass
+  std::vector<nn::GradientNorm> mean_norms;  // per parameter, averaged over the steps
+};
+inline Epoch train_epoch(nn::Sequential& model, nn::Optimizer& optimizer,
+                         const subgrad::data::Dataset& set, std::size_t batch_size,
+                         std::uint64_t seed, nn::Progress& progress) {
+  Epoch epoch;
+  double loss_sum = 0.0;
+  std::size_t samples = 0, correct = 0, step = 0;
+  subgrad::Tape tape;
+  for (const subgrad::data::Batch& batch : subgrad::data::batches(set, batch_size, true, seed)) {
+    const subgrad::TensorVar<float> logits = model(batch.inputs);
+    const subgrad::Var loss = nn::cross_entropy(logits, batch.labels);
+    subgrad::backward(loss);
+    correct += nn::count_correct(logits.value(), batch.labels);
+    const std::vector<nn::GradientNorm> norms = nn::gradient_norms(model);
+    optimizer.step();  // also clears the tape: what is needed of it was read above
+    if (epoch.mean_norms.empty()) {
+      for (const auto& n : norms) epoch.mean_norms.push_back({n.name, 0.0});
+    }
+    for (std::size_t k = 0; k < norms.size(); ++k) epoch.mean_norms[k].norm += norms[k].norm;
+    loss_sum += loss.value() * static_cast<double>(batch.size());
+    samples += batch.size();
+    progress.update(++step, loss_sum / static_cast<double>(samples), samples);
+  }
+  for (auto& n : epoch.mean_norms) n.norm /= static_cast<double>(step);
+  epoch.train = {loss_sum / static_cast<double>(samples),
+                 static_cast<double>(correct) / static_cast<double>(samples)};
+  return epoch;
+}
+
+// Fashion-MNIST, the training set cut to its first `train_subset` images if that is not 0.
+inline subgrad::data::FashionMnist load_data(const std::string& directory,
+                                             std::size_t train_subset) {
+  subgrad::data::FashionMnist set = subgrad::data::load_fashion_mnist(directory);
+  if (train_subset > 0 && train_subset < set.train.size()) {
+    set.train.labels.resize(train_subset);
+    set.train.inputs.resize(train_subset, set.train.inputs.cols());
+  }
+  return set;
 }
 
 }  // namespace fashion

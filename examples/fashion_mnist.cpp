@@ -118,11 +118,7 @@ std::unique_ptr<nn::Optimizer> make_optimizer(nn::Sequential& model, const Optio
 
 int run(const Options& o) {
   if (o.threads > 0) subgrad::set_num_threads(o.threads);
-  data::FashionMnist set = data::load_fashion_mnist(o.data_directory);
-  if (o.train_subset > 0 && o.train_subset < set.train.size()) {
-    set.train.labels.resize(o.train_subset);
-    set.train.inputs.resize(o.train_subset, set.train.inputs.cols());
-  }
+  const data::FashionMnist set = fashion::load_data(o.data_directory, o.train_subset);
   nn::manual_seed(o.seed);
   nn::Sequential model = fashion::make_mlp(o.activation, o.kink);
   const std::unique_ptr<nn::Optimizer> optimizer = make_optimizer(model, o);
@@ -142,45 +138,20 @@ int run(const Options& o) {
 
   nn::ActivationStats stats(model);
   nn::TrainingHistory history;
-  subgrad::Tape tape;
   nn::ClassifierScore test;
   for (int epoch = first_epoch; epoch < o.epochs; ++epoch) {
     nn::Progress progress(fmt::format("epoch {}/{}", epoch + 1, o.epochs), batches_per_epoch);
     stats.reset();
-    double loss_sum = 0.0;
-    std::size_t samples = 0, correct = 0, step = 0;
-    std::vector<nn::GradientNorm> norms;
-    for (const data::Batch& batch : data::batches(set.train, o.batch, true, o.seed + epoch)) {
-      const subgrad::TensorVar<float> logits = model(batch.inputs);
-      const subgrad::Var loss = nn::cross_entropy(logits, batch.labels);
-      subgrad::backward(loss);
-      const subgrad::Tensor<float>& values = logits.value();
-      for (std::size_t i = 0; i < batch.size(); ++i) {
-        std::size_t best = 0;
-        for (std::size_t j = 1; j < 10; ++j) best = values(i, j) > values(i, best) ? j : best;
-        correct += static_cast<int>(best) == batch.labels[i];
-      }
-      const std::vector<nn::GradientNorm> step_norms = nn::gradient_norms(model);
-      optimizer->step();  // also clears the tape: logits are read above
-
-      for (std::size_t k = 0; k < step_norms.size(); ++k) {
-        if (norms.size() < step_norms.size()) norms.push_back({step_norms[k].name, 0.0});
-        norms[k].norm += step_norms[k].norm;
-      }
-      loss_sum += loss.value() * static_cast<double>(batch.size());
-      samples += batch.size();
-      progress.update(++step, loss_sum / static_cast<double>(samples), samples);
-    }
+    const fashion::Epoch trained =
+        fashion::train_epoch(model, *optimizer, set.train, o.batch, o.seed + epoch, progress);
     test = nn::evaluate_classifier(model, set.test.inputs, set.test.labels);
-    history.train.push_back({loss_sum / static_cast<double>(samples),
-                             static_cast<double>(correct) / static_cast<double>(samples)});
+    history.train.push_back(trained.train);
     history.test.push_back(test);
     progress.finish(
         fmt::format("test loss {:.4f}, test accuracy {:.2f}%", test.loss, 100.0 * test.accuracy));
     fmt::print("{}", stats.report());
     fmt::print("  mean gradient norms:");
-    for (const auto& n : norms)
-      fmt::print(" {} {:.3g}", n.name, n.norm / static_cast<double>(step));
+    for (const auto& n : trained.mean_norms) fmt::print(" {} {:.3g}", n.name, n.norm);
     fmt::print("\n");
     if (!o.checkpoint.empty()) {
       nn::save(o.checkpoint, model, *optimizer);

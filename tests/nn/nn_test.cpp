@@ -3,7 +3,13 @@
 // units and kinks, and training that learns.
 #include "subgrad/nn.hpp"
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <random>
 #include <string>
 #include <vector>
@@ -391,4 +397,65 @@ BOOST_AUTO_TEST_CASE(a_small_network_learns) {
   }
   BOOST_TEST(last < 0.3 * first);
   BOOST_TEST(nn::evaluate_classifier(model, x, labels).accuracy > 0.9);
+}
+
+BOOST_AUTO_TEST_CASE(initialisers_draw_with_the_documented_spread) {
+  std::mt19937_64 generator(8);
+  Tensor<double> w(200, 300);  // fan in 300, fan out 200
+  auto deviation = [&w] {
+    double squares = 0.0;
+    for (const double v : w.span()) squares += v * v;
+    return std::sqrt(squares / static_cast<double>(w.size()));
+  };
+  // Uniform in [-b, b] has deviation b / sqrt(3); 60,000 draws pin it to within 1 %.
+  nn::kaiming_uniform(w, generator);
+  BOOST_TEST(std::abs(deviation() - std::sqrt(2.0 / 300.0)) < 0.01 * std::sqrt(2.0 / 300.0));
+  nn::kaiming_normal(w, generator, 0.1);
+  const double leaky = std::sqrt(2.0 / 1.01) / std::sqrt(300.0);
+  BOOST_TEST(std::abs(deviation() - leaky) < 0.01 * leaky);
+  nn::xavier_uniform(w, generator);
+  BOOST_TEST(std::abs(deviation() - std::sqrt(2.0 / 500.0)) < 0.01 * std::sqrt(2.0 / 500.0));
+  nn::xavier_normal(w, generator, 2.0);
+  BOOST_TEST(std::abs(deviation() - 2.0 * std::sqrt(2.0 / 500.0)) < 0.02 * std::sqrt(2.0 / 500.0));
+  nn::lecun_normal(w, generator);
+  BOOST_TEST(std::abs(deviation() - 1.0 / std::sqrt(300.0)) < 0.01 / std::sqrt(300.0));
+  nn::constant(w, 0.5);
+  BOOST_TEST(deviation() == 0.5);
+  nn::zeros(w);
+  BOOST_TEST(deviation() == 0.0);
+  Tensor<double> empty;
+  BOOST_CHECK_THROW(nn::kaiming_uniform(empty, generator), subgrad::Error);
+}
+
+BOOST_AUTO_TEST_CASE(progress_prints_one_line_when_not_on_a_terminal) {
+  std::FILE* out = std::tmpfile();
+  {
+    nn::Progress progress("epoch 1/2", 3, out);
+    for (std::size_t k = 1; k <= 3; ++k) progress.update(k, 0.5, 128 * k);
+    progress.finish("test accuracy 90.00%");
+  }
+  std::rewind(out);
+  std::string text;
+  for (int c = std::fgetc(out); c != EOF; c = std::fgetc(out)) text.push_back(static_cast<char>(c));
+  std::fclose(out);
+  BOOST_TEST(std::count(text.begin(), text.end(), '\n') == 1);
+  BOOST_TEST(text.starts_with("epoch 1/2: batch 3/3, loss 0.5000, "));
+  BOOST_TEST(text.find("samples/s") != std::string::npos);
+  BOOST_TEST(text.ends_with(", test accuracy 90.00%\n"));
+}
+
+BOOST_AUTO_TEST_CASE(training_curves_are_drawn_to_a_png) {
+  nn::TrainingHistory history;
+  history.train = {{0.9, 0.7}, {0.6, 0.8}};
+  history.test = {{1.0, 0.65}, {0.7, 0.78}};
+  const std::filesystem::path image = std::filesystem::temp_directory_path() /
+                                      ("subgrad_curves_" + std::to_string(::getpid()) + ".png");
+  nn::plot_training_curves(history, image, "test");
+  std::ifstream in(image, std::ios::binary);
+  char magic[4] = {};
+  in.read(magic, 4);
+  BOOST_TEST((magic[1] == 'P' && magic[2] == 'N' && magic[3] == 'G'));
+  std::filesystem::remove(image);
+  BOOST_CHECK_EXCEPTION(nn::plot_training_curves(history, "/no/such/folder/curves.png", "test"),
+                        subgrad::Error, says("could not draw /no/such/folder/curves.png"));
 }

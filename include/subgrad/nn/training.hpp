@@ -50,6 +50,20 @@ struct ClassifierScore {
   double accuracy = 0.0;  // fraction of samples whose largest logit is their label
 };
 
+/// How many rows of `logits` have their largest value (the first, at a tie) at their label.
+template <class T>
+std::size_t count_correct(const Tensor<T>& logits, std::span<const int> labels) {
+  std::size_t correct = 0;
+  for (std::size_t i = 0; i < logits.rows(); ++i) {
+    std::size_t best = 0;
+    for (std::size_t j = 1; j < logits.cols(); ++j) {
+      if (logits(i, j) > logits(i, best)) best = j;
+    }
+    correct += static_cast<int>(best) == labels[i];
+  }
+  return correct;
+}
+
 /// Scores `model` (logits in the columns) on inputs and labels, in evaluation mode, batch by
 /// batch on a tape of its own; the model's mode is restored afterwards.
 template <class T>
@@ -76,14 +90,7 @@ ClassifierScore evaluate_classifier(BasicModule<T>& model, const Tensor<T>& inpu
     const TensorVar<T> logits = model(batch);
     const std::span<const int> batch_labels = labels.subspan(first, rows);
     score.loss += cross_entropy(logits, batch_labels).value() * static_cast<double>(rows);
-    const Tensor<T>& values = logits.value();
-    for (std::size_t i = 0; i < rows; ++i) {
-      std::size_t best = 0;
-      for (std::size_t j = 1; j < values.cols(); ++j) {
-        if (values(i, j) > values(i, best)) best = j;
-      }
-      correct += static_cast<int>(best) == batch_labels[i];
-    }
+    correct += count_correct(logits.value(), batch_labels);
   }
   model.train(was_training);
   score.loss /= static_cast<double>(labels.size());
