@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -68,7 +69,7 @@ class ActivationStats {
                                              : static_cast<double>(counts->zeros) /
                                                    static_cast<double>(counts->elements);
       layer.units = counts->active.size();
-      for (const bool active : counts->active) layer.dead += !active;
+      for (const std::uint8_t active : counts->active) layer.dead += active == 0;
       layer.at_kink = counts->at_kink;
       out.push_back(layer);
     }
@@ -108,9 +109,8 @@ template <class T>
 std::vector<GradientNorm> gradient_norms(BasicModule<T>& model) {
   std::vector<GradientNorm> out;
   for (const auto& p : model.parameters()) {
-    double squares = 0.0;
-    for (const T g : p.parameter->gradient()) squares += static_cast<double>(g) * g;
-    out.push_back({p.name, std::sqrt(squares)});
+    const std::span<const T> gradient = p.parameter->gradient();
+    out.push_back({p.name, std::sqrt(detail::sum_of_squares(gradient))});
   }
   return out;
 }

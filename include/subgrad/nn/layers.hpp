@@ -103,7 +103,7 @@ BoundActivation<T> bind_activation(const Rule& rule, Choice choice) {
   bound.measure = [rule, choice](const Tensor<T>& pre, const Tensor<T>& out,
                                  ActivationCounts& counts) {
     const std::size_t cols = pre.cols();
-    if (counts.active.size() != cols) counts.active.assign(cols, false);
+    if (counts.active.size() != cols) counts.active.assign(cols, 0);
     for (std::size_t i = 0; i < pre.rows(); ++i) {
       for (std::size_t j = 0; j < cols; ++j) {
         const auto slopes = rule_slopes(rule, static_cast<double>(pre(i, j)));
@@ -111,7 +111,7 @@ BoundActivation<T> bind_activation(const Rule& rule, Choice choice) {
                           slopes.right == slopes.right;
         const double derivative = kink ? resolve(slopes, choice.get()) : slopes.left;
         counts.at_kink += kink;
-        if (derivative != 0.0) counts.active[j] = true;
+        counts.active[j] |= static_cast<std::uint8_t>(derivative != 0.0);  // no branch
         counts.zeros += out(i, j) == T(0);
       }
     }
@@ -124,12 +124,12 @@ BoundActivation<T> bind_activation(const Rule& rule, Choice choice) {
 /// sample, and `at_kink(i, j)` says whether output (i, j) came from a kink or tie.
 template <class T, class AtKink>
 void measure_by_output(const Tensor<T>& out, ActivationCounts& counts, AtKink at_kink) {
-  if (counts.active.size() != out.cols()) counts.active.assign(out.cols(), false);
+  if (counts.active.size() != out.cols()) counts.active.assign(out.cols(), 0);
   for (std::size_t i = 0; i < out.rows(); ++i) {
     for (std::size_t j = 0; j < out.cols(); ++j) {
       const bool zero = out(i, j) == T(0);
       counts.zeros += zero;
-      if (!zero) counts.active[j] = true;
+      counts.active[j] |= static_cast<std::uint8_t>(!zero);
       counts.at_kink += at_kink(i, j);
     }
   }

@@ -3,6 +3,7 @@
 /// Module<T>: what every layer is (callable on a batch, one sample per row; parameters() by name;
 /// train() and eval()), and Sequential, a chain of modules.
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -24,10 +25,10 @@ class BasicModule;
 
 /// What an activation layer counts over the batches it sees in training (nn::ActivationStats).
 struct ActivationCounts {
-  std::size_t elements = 0;  // outputs seen
-  std::size_t zeros = 0;     // outputs exactly 0
-  std::size_t at_kink = 0;   // pre-activations exactly at a kink (one-sided slopes differ)
-  std::vector<bool> active;  // per unit (column): some sample had a nonzero derivative
+  std::size_t elements = 0;          // outputs seen
+  std::size_t zeros = 0;             // outputs exactly 0
+  std::size_t at_kink = 0;           // pre-activations exactly at a kink (one-sided slopes differ)
+  std::vector<std::uint8_t> active;  // per unit (column): 1 if some sample had a nonzero derivative
 };
 
 /// What Module::visit reports: each parameter and buffer with its full name, and each module.

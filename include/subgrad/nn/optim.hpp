@@ -285,7 +285,8 @@ double clip_grad_norm(const std::vector<NamedParameter<T>>& parameters, double m
   }
   double squares = 0.0;
   for (const auto& p : parameters) {
-    for (const T g : p.parameter->gradient()) squares += static_cast<double>(g) * g;
+    const std::span<const T> gradient = p.parameter->gradient();
+    squares += detail::sum_of_squares(gradient);
   }
   const double norm = std::sqrt(squares);
   if (norm > max_norm) {

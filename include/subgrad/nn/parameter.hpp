@@ -73,6 +73,27 @@ class BasicParameter {
   std::vector<T> zeros_;
 };
 
+namespace detail {
+/// The sum of squares of `values` in double, in four independent sums (one running sum would
+/// make every addition wait for the previous one).
+template <class T>
+double sum_of_squares(std::span<const T> values) {
+  double sums[4] = {0.0, 0.0, 0.0, 0.0};
+  const std::size_t n = values.size(), body = n - n % 4;
+  for (std::size_t k = 0; k < body; k += 4) {
+    for (std::size_t lane = 0; lane < 4; ++lane) {
+      const double v = static_cast<double>(values[k + lane]);
+      sums[lane] += v * v;
+    }
+  }
+  for (std::size_t k = body; k < n; ++k) {
+    const double v = static_cast<double>(values[k]);
+    sums[0] += v * v;
+  }
+  return (sums[0] + sums[1]) + (sums[2] + sums[3]);
+}
+}  // namespace detail
+
 /// A parameter with its name in the model ("0.weight").
 template <class T>
 struct NamedParameter {
