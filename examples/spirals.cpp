@@ -5,12 +5,12 @@
 //
 //   spirals [--activation NAME] [--kink RULE] [--seed N] [--points N] [--hidden N]
 //           [--epochs N] [--rate R] [--image PATH]
+#include <subgrad/io/gnuplot.hpp>
 #include <subgrad/subgrad.hpp>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <numbers>
@@ -23,7 +23,6 @@
 
 namespace {
 
-namespace fs = std::filesystem;
 using subgrad::Var;
 
 struct Options {
@@ -154,9 +153,7 @@ Options parse(int argc, char** argv) {
 template <class Activation>
 void draw(const Options& options, const Network& network, const std::vector<Sample>& samples,
           const Activation& act) {
-  const fs::path scratch =
-      fs::temp_directory_path() / fmt::format("subgrad_spirals_{}", ::getpid());
-  fs::create_directories(scratch);
+  subgrad::GnuplotPlot plot;
   std::string grid;
   constexpr int cells = 160;
   for (int row = 0; row <= cells; ++row) {
@@ -169,27 +166,23 @@ void draw(const Options& options, const Network& network, const std::vector<Samp
   }
   std::string points[2];
   for (const Sample& s : samples) points[s.label] += fmt::format("{} {}\n", s.x, s.y);
-  subgrad::write_file_atomically(scratch / "grid", grid);
-  subgrad::write_file_atomically(scratch / "class0", points[0]);
-  subgrad::write_file_atomically(scratch / "class1", points[1]);
-  const std::string script = fmt::format(
-      "set terminal pngcairo size 640,640 font 'DejaVu Sans,10'\nset termoption noenhanced\n"
-      "set output '{0}.partial'\nset title 'two spirals: {1}, kink rule {2}'\nset size square\n"
-      "set xrange [-1.1:1.1]\nset yrange [-1.1:1.1]\nunset colorbox\nset palette defined (0 "
-      "'#cfe3f7', 1 '#f7d9c4')\n"
-      "plot '{3}/grid' using 1:2:3 with image notitle, '{3}/class0' with points pt 7 ps 0.6 lc rgb "
-      "'#1f77b4' title 'class 0', "
-      "'{3}/class1' with points pt 7 ps 0.6 lc rgb '#d62728' title 'class 1'\nset output\n",
-      options.image, options.activation, options.kink_rule.name(), scratch.string());
-  subgrad::write_file_atomically(scratch / "plot.gp", script);
-  const std::string command = fmt::format("gnuplot '{}'", (scratch / "plot.gp").string());
-  const int status = std::system(command.c_str());
-  fs::remove_all(scratch);
-  if (status != 0) {
-    fmt::print("decision boundary: gnuplot failed (install gnuplot-nox); no image written\n");
+  const std::string grid_file = plot.data("grid", grid).string();
+  const std::string class0 = plot.data("class0", points[0]).string();
+  const std::string class1 = plot.data("class1", points[1]).string();
+  try {
+    plot.render(
+        options.image, 640, 640,
+        fmt::format("set title 'two spirals: {}, kink rule {}'\nset size square\n"
+                    "set xrange [-1.1:1.1]\nset yrange [-1.1:1.1]\nunset colorbox\n"
+                    "set palette defined (0 '#cfe3f7', 1 '#f7d9c4')\n"
+                    "plot '{}' using 1:2:3 with image notitle, '{}' with points pt 7 ps "
+                    "0.6 lc rgb '#1f77b4' title 'class 0', '{}' with points pt 7 ps 0.6 "
+                    "lc rgb '#d62728' title 'class 1'",
+                    options.activation, options.kink_rule.name(), grid_file, class0, class1));
+  } catch (const subgrad::Error& e) {
+    fmt::print("decision boundary: no image written ({})\n", e.what());
     return;
   }
-  fs::rename(options.image + ".partial", options.image);
   fmt::print("decision boundary: {}\n", options.image);
 }
 
