@@ -1,25 +1,12 @@
 // A training step of an nn model (forward, loss, backward, optimizer step) allocates nothing once
 // the first step has sized the tape's buffers: parameters reuse their slots, optimizers update in
 // place, the tape keeps its memory across clear().
-#include <atomic>
-#include <cstdlib>
-#include <new>
 #include <random>
 
 #include <boost/test/unit_test.hpp>
 
+#include "allocation_counter.hpp"
 #include "subgrad/nn.hpp"
-
-namespace {
-std::atomic<long> allocations{0};
-}
-void* operator new(std::size_t size) {
-  ++allocations;
-  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 namespace nn = subgrad::nn;
 
@@ -42,13 +29,13 @@ BOOST_AUTO_TEST_CASE(a_repeated_training_step_allocates_nothing) {
   double first_loss = 0.0, loss_value = 0.0;
   long during = -1;
   for (int step = 0; step < 6; ++step) {
-    const long before = allocations.load();
+    const long before = allocation_count.load();
     const subgrad::Var loss = nn::cross_entropy(model(x), labels);
     subgrad::backward(loss);
     adam.step();
     loss_value = loss.value();
     if (step == 0) first_loss = loss_value;
-    if (step >= 2) during = std::max(during, allocations.load() - before);
+    if (step >= 2) during = std::max(during, allocation_count.load() - before);
   }
   BOOST_TEST(during == 0);
   BOOST_TEST(loss_value < first_loss);  // and it trains

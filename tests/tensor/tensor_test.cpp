@@ -3,10 +3,8 @@
 // cross-entropy give the values and gradients of the same computation written with scalar Vars.
 #include "subgrad/tensor.hpp"
 
-#include <atomic>
 #include <cmath>
 #include <cstdlib>
-#include <new>
 #include <optional>
 #include <random>
 #include <thread>
@@ -14,24 +12,14 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include "allocation_counter.hpp"
+
 using subgrad::KinkRule;
 using subgrad::Tape;
 using subgrad::Tensor;
 using subgrad::TensorVar;
 using subgrad::Var;
 namespace kink = subgrad::kink;
-
-// Counts heap allocations, for the test that a repeated training step allocates nothing.
-namespace {
-std::atomic<long> allocations{0};
-}
-void* operator new(std::size_t size) {
-  ++allocations;
-  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 namespace {
 
@@ -354,7 +342,7 @@ BOOST_AUTO_TEST_CASE(a_repeated_training_step_allocates_nothing) {
   long first = 0, later = 0;
   float last_loss = 0.0f;
   for (int step = 0; step < 5; ++step) {
-    const long before = allocations.load();
+    const long before = allocation_count.load();
     tape.clear();
     TensorVar<float> W1(w1), B1(b1), W2(w2);
     TensorVar<float> h = subgrad::relu(subgrad::matmul(x, subgrad::transpose(W1)) + B1);
@@ -362,7 +350,7 @@ BOOST_AUTO_TEST_CASE(a_repeated_training_step_allocates_nothing) {
     subgrad::backward(loss);
     const Tensor<float>& g = W1.value();  // read without copying
     (void)g;
-    (step == 0 ? first : later) += allocations.load() - before;
+    (step == 0 ? first : later) += allocation_count.load() - before;
     last_loss = static_cast<float>(loss.value());
   }
   BOOST_TEST(first > 0);

@@ -149,13 +149,48 @@ requires UnaryRule<Rule> BoundActivation<T> apply_primitive(const Rule& rule,
 }
 }  // namespace detail
 
+/// What the activation layers share: counting into ActivationCounts (nn::ActivationStats) in
+/// training mode. A copy counts nowhere: statistics belong to the model they were attached to.
+template <class T>
+class ActivationLayer : public BasicModule<T> {
+ public:
+  bool count_activations(std::shared_ptr<ActivationCounts> counts) override {
+    counts_ = std::move(counts);
+    return true;
+  }
+
+ protected:
+  ActivationLayer() = default;
+  ActivationLayer(const ActivationLayer& other) : BasicModule<T>(other) {}
+  ActivationLayer& operator=(const ActivationLayer& other) {
+    BasicModule<T>::operator=(other);
+    counts_.reset();
+    return *this;
+  }
+  /// Where to count this batch, or nullptr (evaluation mode, or nothing attached).
+  ActivationCounts* counts() const {
+    return counts_ && this->is_training() ? counts_.get() : nullptr;
+  }
+  /// Counts a batch of an activation whose only kink is at 0 (prelu, rrelu) by its output.
+  void count_by_output_with_kink_at_zero(const TensorVar<T>& x, const TensorVar<T>& y) const {
+    if (ActivationCounts* c = counts()) {
+      const Tensor<T>& pre = x.value();
+      detail::measure_by_output(y.value(), *c,
+                                [&pre](std::size_t i, std::size_t j) { return pre(i, j) == T(0); });
+    }
+  }
+
+ private:
+  std::shared_ptr<ActivationCounts> counts_;
+};
+
 /// An element-wise activation: any unary primitive through its one rule, with its parameters and
 /// optionally a kink rule (else the thread's KinkScope when the step is recorded):
 ///
 ///     Activation(relu)   Activation(leaky_relu, 0.1)   Activation(relu, kink::right)
 ///     Activation(my_primitive)   Activation::from_name("elu")
 template <class T = float>
-class BasicActivation final : public BasicModule<T> {
+class BasicActivation final : public ActivationLayer<T> {
  public:
   /// A primitive's function (relu, leaky_relu, elu, ...) and the parameters it takes after x.
   template <class... Parameters>
@@ -182,18 +217,12 @@ class BasicActivation final : public BasicModule<T> {
 
   TensorVar<T> forward(const TensorVar<T>& x) override {
     TensorVar<T> y = bound_.apply(x);
-    if (counts_ && this->is_training()) bound_.measure(x.value(), y.value(), *counts_);
+    if (ActivationCounts* c = this->counts()) bound_.measure(x.value(), y.value(), *c);
     return y;
   }
   std::string describe() const override { return fmt::format("Activation({})", bound_.name); }
   std::unique_ptr<BasicModule<T>> clone() const override {
-    auto copy = std::make_unique<BasicActivation>(*this);
-    copy->counts_.reset();  // statistics belong to the model they were attached to
-    return copy;
-  }
-  bool count_activations(std::shared_ptr<ActivationCounts> counts) override {
-    counts_ = std::move(counts);
-    return true;
+    return std::make_unique<BasicActivation>(*this);
   }
   const std::string& primitive_name() const noexcept { return bound_.name; }
 
@@ -230,12 +259,11 @@ class BasicActivation final : public BasicModule<T> {
     return text;
   }
   detail::BoundActivation<T> bound_;
-  std::shared_ptr<ActivationCounts> counts_;
 };
 
 /// prelu with a learnable slope: one for all units (channels = 1) or one per unit (per column).
 template <class T = float>
-class BasicPReLU final : public BasicModule<T> {
+class BasicPReLU final : public ActivationLayer<T> {
  public:
   explicit BasicPReLU(std::size_t channels = 1, double init = 0.25)
       : slope_(Tensor<T>(1, channels, static_cast<T>(init))) {
@@ -247,22 +275,12 @@ class BasicPReLU final : public BasicModule<T> {
           fmt::format("subgrad::nn::PReLU({}): the input has {} columns", slope_.cols(), x.cols()));
     }
     TensorVar<T> y = prelu(x, slope_.var());
-    if (counts_ && this->is_training()) {
-      const Tensor<T>& pre = x.value();
-      detail::measure_by_output(y.value(), *counts_,
-                                [&pre](std::size_t i, std::size_t j) { return pre(i, j) == T(0); });
-    }
+    this->count_by_output_with_kink_at_zero(x, y);
     return y;
-  }
-  bool count_activations(std::shared_ptr<ActivationCounts> counts) override {
-    counts_ = std::move(counts);
-    return true;
   }
   std::string describe() const override { return fmt::format("PReLU({})", slope_.cols()); }
   std::unique_ptr<BasicModule<T>> clone() const override {
-    auto copy = std::make_unique<BasicPReLU>(*this);
-    copy->counts_.reset();
-    return copy;
+    return std::make_unique<BasicPReLU>(*this);
   }
   void visit(const std::string& prefix, ModuleVisitor<T>& visitor) override {
     BasicModule<T>::visit(prefix, visitor);
@@ -271,49 +289,37 @@ class BasicPReLU final : public BasicModule<T> {
 
  private:
   BasicParameter<T> slope_;
-  std::shared_ptr<ActivationCounts> counts_;
 };
 
 /// Randomized leaky relu: in training a slope drawn per element from [lower, upper], in
 /// evaluation the mean slope (lower + upper) / 2.
 template <class T = float>
-class BasicRReLU final : public BasicModule<T> {
+class BasicRReLU final : public ActivationLayer<T> {
  public:
   explicit BasicRReLU(double lower = 1.0 / 8.0, double upper = 1.0 / 3.0)
       : rule_(lower, upper), generator_(default_generator()()) {}
   TensorVar<T> forward(const TensorVar<T>& x) override {
     if (!this->is_training()) return rrelu(x, rule_.lower, rule_.upper);
     TensorVar<T> y = rrelu(x, generator_, rule_.lower, rule_.upper);
-    if (counts_) {
-      const Tensor<T>& pre = x.value();
-      detail::measure_by_output(y.value(), *counts_,
-                                [&pre](std::size_t i, std::size_t j) { return pre(i, j) == T(0); });
-    }
+    this->count_by_output_with_kink_at_zero(x, y);
     return y;
-  }
-  bool count_activations(std::shared_ptr<ActivationCounts> counts) override {
-    counts_ = std::move(counts);
-    return true;
   }
   std::string describe() const override {
     return fmt::format("RReLU({}, {})", rule_.lower, rule_.upper);
   }
   std::unique_ptr<BasicModule<T>> clone() const override {
-    auto copy = std::make_unique<BasicRReLU>(*this);
-    copy->counts_.reset();
-    return copy;
+    return std::make_unique<BasicRReLU>(*this);
   }
 
  private:
   rules::Rrelu rule_;  // validates lower <= upper
   std::mt19937_64 generator_;
-  std::shared_ptr<ActivationCounts> counts_;
 };
 
 /// A linear map to out * pieces units, then the maximum over each group of `pieces` adjacent
 /// units (Goodfellow et al. 2013); ties split by the kink rule as the scalar maxout does.
 template <class T = float>
-class BasicMaxout final : public BasicModule<T> {
+class BasicMaxout final : public ActivationLayer<T> {
  public:
   BasicMaxout(std::size_t in, std::size_t out, std::size_t pieces)
       : linear_(in, out * std::max<std::size_t>(pieces, 1)), pieces_(pieces) {
@@ -322,11 +328,11 @@ class BasicMaxout final : public BasicModule<T> {
   TensorVar<T> forward(const TensorVar<T>& x) override {
     const TensorVar<T> pre = linear_.forward(x);
     TensorVar<T> y = maxout(pre, pieces_);
-    if (counts_ && this->is_training()) {
+    if (ActivationCounts* c = this->counts()) {
       // At a kink: the largest value is reached by more than one piece of the group.
       const Tensor<T>& values = pre.value();
       const Tensor<T>& out = y.value();
-      detail::measure_by_output(out, *counts_, [&](std::size_t i, std::size_t j) {
+      detail::measure_by_output(out, *c, [&](std::size_t i, std::size_t j) {
         int reaching = 0;
         for (std::size_t p = 0; p < pieces_; ++p)
           reaching += values(i, j * pieces_ + p) == out(i, j);
@@ -335,17 +341,11 @@ class BasicMaxout final : public BasicModule<T> {
     }
     return y;
   }
-  bool count_activations(std::shared_ptr<ActivationCounts> counts) override {
-    counts_ = std::move(counts);
-    return true;
-  }
   std::string describe() const override {
     return fmt::format("Maxout({}, {}, {})", linear_.in(), linear_.out() / pieces_, pieces_);
   }
   std::unique_ptr<BasicModule<T>> clone() const override {
-    auto copy = std::make_unique<BasicMaxout>(*this);
-    copy->counts_.reset();
-    return copy;
+    return std::make_unique<BasicMaxout>(*this);
   }
   void visit(const std::string& prefix, ModuleVisitor<T>& visitor) override {
     BasicModule<T>::visit(prefix, visitor);
@@ -355,7 +355,6 @@ class BasicMaxout final : public BasicModule<T> {
  private:
   BasicLinear<T> linear_;
   std::size_t pieces_;
-  std::shared_ptr<ActivationCounts> counts_;
 };
 
 /// In training, zeroes each element with probability p and scales the others by 1 / (1 - p); in
