@@ -229,6 +229,60 @@ BOOST_AUTO_TEST_CASE(matmul_in_every_transpose_layout_equals_the_scalar_path) {
   }
 }
 
+// matmul(a, b, bias) is a b + bias in one node; a tensor used twice accumulates its adjoint (the
+// second product adds with beta = 1 to what the first wrote with beta = 0).
+BOOST_AUTO_TEST_CASE(matmul_with_a_bias_and_a_reused_operand_equal_the_scalar_path) {
+  std::mt19937 generator(6);
+  std::uniform_real_distribution<double> value(-1.0, 1.0);
+  Tensor<double> x0(3, 4), w0(2, 4), b0(1, 2);
+  for (auto* t : {&x0, &w0, &b0}) {
+    for (double& v : t->span()) v = value(generator);
+  }
+  Tape tape;
+  TensorVar<double> x(x0), w(w0), b(b0);
+  const TensorVar<double> y = subgrad::matmul(x, subgrad::transpose(w), b);
+  const TensorVar<double> z = subgrad::matmul(y, w);  // w again, and y's adjoint from one product
+  const Var loss = subgrad::sum(z * z) + subgrad::sum(y);
+  subgrad::backward(loss);
+  const Tensor<double> dx = x.adjoint(), dw = w.adjoint(), db = b.adjoint(), y0 = y.value();
+  // The scalar path.
+  Tape scalar_tape;
+  std::vector<Var> xs(x0.span().begin(), x0.span().end()), ws(w0.span().begin(), w0.span().end()),
+      bs(b0.span().begin(), b0.span().end());
+  Var expected = 0.0;
+  std::vector<Var> ys(6);
+  for (std::size_t i = 0; i < 3; ++i) {
+    for (std::size_t j = 0; j < 2; ++j) {
+      Var sum = bs[j];
+      for (std::size_t k = 0; k < 4; ++k) sum += xs[i * 4 + k] * ws[j * 4 + k];
+      ys[i * 2 + j] = sum;
+      expected += sum;
+    }
+    for (std::size_t k = 0; k < 4; ++k) {
+      Var zik = 0.0;
+      for (std::size_t j = 0; j < 2; ++j) zik += ys[i * 2 + j] * ws[j * 4 + k];
+      expected += zik * zik;
+    }
+  }
+  for (std::size_t k = 0; k < 6; ++k) BOOST_TEST(close(y0.data()[k], ys[k].value()));
+  BOOST_TEST(close(loss.value(), expected.value()));
+  subgrad::backward(expected);
+  for (std::size_t k = 0; k < 12; ++k) BOOST_TEST(close(dx.data()[k], xs[k].adjoint()));
+  for (std::size_t k = 0; k < 8; ++k) BOOST_TEST(close(dw.data()[k], ws[k].adjoint()));
+  for (std::size_t k = 0; k < 2; ++k) BOOST_TEST(close(db.data()[k], bs[k].adjoint()));
+}
+
+BOOST_AUTO_TEST_CASE(a_bias_of_another_shape_is_an_error) {
+  Tape tape;
+  TensorVar<double> x(Tensor<double>(3, 4)), w(Tensor<double>(2, 4));
+  TensorVar<double> wrong(Tensor<double>(1, 3));
+  BOOST_CHECK_EXCEPTION(subgrad::matmul(x, subgrad::transpose(w), wrong), subgrad::Error,
+                        [](const subgrad::Error& e) {
+                          return std::string(e.what()).find(
+                                     "a bias of 1 x 3 for a 3 x 2 product") != std::string::npos;
+                        });
+}
+
 BOOST_AUTO_TEST_CASE(cross_entropy_sums_and_elements_equal_the_scalar_path) {
   const Tensor<double> z0{{1.0, -2.0, 0.5}, {300.0, 299.0, -1.0}};  // large logits: stability
   const std::vector<int> labels{2, 1};

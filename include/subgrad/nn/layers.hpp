@@ -56,7 +56,7 @@ class BasicLinear final : public BasicModule<T> {
                       in_, out_, x.rows(), x.cols(), in_));
     }
     if (!has_bias_) return matmul(x, transpose(weight_.var()));
-    return matmul(x, transpose(weight_.var())) + bias_.var();
+    return matmul(x, transpose(weight_.var()), bias_.var());
   }
   std::string describe() const override {
     return fmt::format("Linear({}, {}{})", in_, out_, has_bias_ ? "" : ", bias = false");

@@ -3,6 +3,7 @@
 /// matmul(a, b) and transpose(a): a product is one node whose backward is two more products.
 /// transpose() is a view: matmul(x, transpose(w)) reads w in place.
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -80,6 +81,7 @@ template <class T>
 struct MatmulNode {
   MatrixOperand<T> a;
   MatrixOperand<T> b;
+  TensorSlot<T>* bias;  // a 1 x n row added to every row of the product, or nullptr
   TensorSlot<T>* result;
   const Tape* tape;
   static void backward(const void* context, std::span<double>) {
@@ -90,22 +92,32 @@ struct MatmulNode {
     const T* dc = node.result->adjoint.data();
     const T* a = node.a.slot->value.data();
     const T* b = node.b.slot->value.data();
+    // A fresh adjoint is written by the GEMM (beta = 0), a current one added to (beta = 1).
     if (node.a.slot->requires_adjoint) {
-      node.a.slot->touch(sweep);
+      const T beta = node.a.slot->claim(sweep) ? T(0) : T(1);
       T* da = node.a.slot->adjoint.data();
       if (!node.a.transposed) {
-        gemm<T>(false, !node.b.transposed, m, k, n, T(1), dc, b, T(1), da);  // dA += dC op(B)^T
+        gemm<T>(false, !node.b.transposed, m, k, n, T(1), dc, b, beta, da);  // dA += dC op(B)^T
       } else {
-        gemm<T>(node.b.transposed, true, k, m, n, T(1), b, dc, T(1), da);  // dA += op(B) dC^T
+        gemm<T>(node.b.transposed, true, k, m, n, T(1), b, dc, beta, da);  // dA += op(B) dC^T
       }
     }
     if (node.b.slot->requires_adjoint) {
-      node.b.slot->touch(sweep);
+      const T beta = node.b.slot->claim(sweep) ? T(0) : T(1);
       T* db = node.b.slot->adjoint.data();
       if (!node.b.transposed) {
-        gemm<T>(!node.a.transposed, false, k, n, m, T(1), a, dc, T(1), db);  // dB += op(A)^T dC
+        gemm<T>(!node.a.transposed, false, k, n, m, T(1), a, dc, beta, db);  // dB += op(A)^T dC
       } else {
-        gemm<T>(true, node.a.transposed, n, k, m, T(1), dc, a, T(1), db);  // dB += dC^T op(A)
+        gemm<T>(true, node.a.transposed, n, k, m, T(1), dc, a, beta, db);  // dB += dC^T op(A)
+      }
+    }
+    if (node.bias != nullptr && node.bias->requires_adjoint) {
+      // d bias += the column sums of dC.
+      const bool fresh = node.bias->claim(sweep);
+      T* dbias = node.bias->adjoint.data();
+      if (fresh) std::fill(dbias, dbias + n, T(0));
+      for (std::size_t i = 0; i < m; ++i) {
+        for (std::size_t j = 0; j < n; ++j) dbias[j] += dc[i * n + j];
       }
     }
   }
@@ -147,6 +159,45 @@ Transposed<T>::operator TensorVar<T>() const {
   return detail::TensorVarAccess::make(&result, active.id());
 }
 
+namespace detail {
+/// The product op(A) op(B), plus `bias` (a 1 x n row) in every row when given: one node, the
+/// bias put in C before a GEMM with beta = 1 (as PyTorch's addmm).
+template <class T>
+TensorVar<T> product(const MatrixOperand<T>& a, const MatrixOperand<T>& b, TensorSlot<T>* bias,
+                     std::uint32_t bias_tape) {
+  Tape& tape = Tape::active();
+  check_tensor_tape(tape, a.tape, "subgrad::matmul", a.rows(), a.cols());
+  check_tensor_tape(tape, b.tape, "subgrad::matmul", b.rows(), b.cols());
+  if (a.cols() != b.rows()) {
+    throw Error(
+        fmt::format("subgrad::matmul: a {} x {} matrix times a {} x {} matrix: inner sizes "
+                    "differ",
+                    a.rows(), a.cols(), b.rows(), b.cols()));
+  }
+  const std::size_t m = a.rows(), n = b.cols();
+  if (bias != nullptr) {
+    check_tensor_tape(tape, bias_tape, "subgrad::matmul (bias)", bias->value.rows(),
+                      bias->value.cols());
+    if (bias->value.rows() != 1 || bias->value.cols() != n) {
+      throw Error(fmt::format("subgrad::matmul: a bias of {} x {} for a {} x {} product (it must "
+                              "be 1 x {})",
+                              bias->value.rows(), bias->value.cols(), m, n, n));
+    }
+  }
+  const bool active = a.slot->requires_adjoint || b.slot->requires_adjoint ||
+                      (bias != nullptr && bias->requires_adjoint);
+  TensorSlot<T>& result = tape.attachment<TensorStorage<T>>().next(m, n, active);
+  T* c = result.value.data();
+  if (bias != nullptr) {
+    for (std::size_t i = 0; i < m; ++i) std::copy_n(bias->value.data(), n, c + i * n);
+  }
+  gemm<T>(a.transposed, b.transposed, m, n, a.cols(), T(1), a.slot->value.data(),
+          b.slot->value.data(), bias != nullptr ? T(1) : T(0), c);
+  if (active) record_tensor_node<MatmulNode<T>>(tape, a, b, bias, &result, &tape);
+  return TensorVarAccess::make(&result, tape.id());
+}
+}  // namespace detail
+
 /// The matrix product a b of tensors on the tape, constants, or transpose() views.
 template <class A, class B>
 requires requires(const A& a, const B& b) {
@@ -155,26 +206,20 @@ requires requires(const A& a, const B& b) {
 }
 auto matmul(const A& a_operand, const B& b_operand) {
   const auto a = detail::matrix_operand(a_operand);
-  const auto b = detail::matrix_operand(b_operand);
   using T = typename std::remove_cvref_t<decltype(*a.slot)>::value_type_of_tensor;
-  Tape& tape = Tape::active();
-  detail::check_tensor_tape(tape, a.tape, "subgrad::matmul", a.rows(), a.cols());
-  detail::check_tensor_tape(tape, b.tape, "subgrad::matmul", b.rows(), b.cols());
-  if (a.cols() != b.rows()) {
-    throw Error(
-        fmt::format("subgrad::matmul: a {} x {} matrix times a {} x {} matrix: inner sizes "
-                    "differ",
-                    a.rows(), a.cols(), b.rows(), b.cols()));
-  }
-  const bool active = a.slot->requires_adjoint || b.slot->requires_adjoint;
-  detail::TensorSlot<T>& result =
-      tape.attachment<detail::TensorStorage<T>>().next(a.rows(), b.cols(), active);
-  detail::gemm<T>(a.transposed, b.transposed, a.rows(), b.cols(), a.cols(), T(1),
-                  a.slot->value.data(), b.slot->value.data(), T(0), result.value.data());
-  if (active) {
-    detail::record_tensor_node<detail::MatmulNode<T>>(tape, a, b, &result, &tape);
-  }
-  return detail::TensorVarAccess::make(&result, tape.id());
+  return detail::product<T>(a, detail::matrix_operand(b_operand), nullptr, 0);
+}
+
+/// a b + bias, the bias (1 x cols, a TensorVar or a constant) added to every row: the affine map
+/// of a linear layer as one node, without a pass of its own for the addition.
+template <class A, class B, class T>
+requires requires(const A& a, const B& b) {
+  detail::matrix_operand(a);
+  detail::matrix_operand(b);
+}
+TensorVar<T> matmul(const A& a_operand, const B& b_operand, const TensorVar<T>& bias) {
+  return detail::product<T>(detail::matrix_operand(a_operand), detail::matrix_operand(b_operand),
+                            detail::TensorVarAccess::slot(bias), bias.tape_id());
 }
 
 }  // namespace subgrad
