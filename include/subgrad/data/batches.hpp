@@ -28,28 +28,38 @@ struct Batch {
   std::size_t size() const noexcept { return labels.size(); }
 };
 
+/// 0, 1, ..., size - 1 shuffled by `seed` (Fisher-Yates with std::mt19937_64 and a draw of our
+/// own: std::shuffle's sequence differs between standard libraries, and a seed must give the same
+/// order everywhere, also to other frameworks reading it from a file).
+inline std::vector<std::size_t> shuffled_order(std::size_t size, std::uint64_t seed) {
+  std::vector<std::size_t> order(size);
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::mt19937_64 generator(seed);
+  for (std::size_t k = size; k > 1; --k) {
+    const std::size_t j = static_cast<std::size_t>(generator() % k);
+    std::swap(order[k - 1], order[j]);
+  }
+  return order;
+}
+
 namespace detail {
 /// The order of one pass and the buffers the batches are gathered into (shared by the range's
 /// copies).
 class BatchGatherer {
  public:
   BatchGatherer(const Dataset& dataset, std::size_t batch_size, bool shuffle, std::uint64_t seed)
-      : dataset_(&dataset), batch_size_(batch_size), order_(dataset.size()) {
+      : dataset_(&dataset), batch_size_(batch_size) {
     if (batch_size == 0) throw Error("subgrad::data::batches: batch_size must be at least 1");
     if (dataset.inputs.rows() != dataset.size()) {
       throw Error(
           fmt::format("subgrad::data::batches: the data set has {} input rows but {} labels",
                       dataset.inputs.rows(), dataset.size()));
     }
-    std::iota(order_.begin(), order_.end(), std::size_t{0});
     if (shuffle) {
-      std::mt19937_64 generator(seed);
-      // Fisher-Yates with a uniform draw of our own: std::shuffle's sequence differs between
-      // standard libraries, and a seed must give the same order everywhere.
-      for (std::size_t k = order_.size(); k > 1; --k) {
-        const std::size_t j = static_cast<std::size_t>(generator() % k);
-        std::swap(order_[k - 1], order_[j]);
-      }
+      order_ = shuffled_order(dataset.size(), seed);
+    } else {
+      order_.resize(dataset.size());
+      std::iota(order_.begin(), order_.end(), std::size_t{0});
     }
   }
   std::size_t count() const noexcept { return (order_.size() + batch_size_ - 1) / batch_size_; }
