@@ -4,6 +4,9 @@
 // GFLOP/s at -O3 and 149 at -O3 -march=native, on one thread.
 #include <cblas.h>
 
+#include <atomic>
+#include <thread>
+
 #include "subgrad/tensor/linear_algebra.hpp"
 #include "subgrad/tensor/threads.hpp"
 
@@ -15,17 +18,36 @@ namespace {
 // The threads the user asked for; products smaller than this many multiply-adds run on one
 // (measured: a 2-64-64-1 network's step takes 45 us when its tiny products are split over two
 // threads, 33 us on one), larger ones on all.
-int requested_threads = 0;
+std::atomic<int> requested_threads{0};
 constexpr std::size_t smallest_threaded_product = std::size_t{1} << 20;
+// OpenBLAS's thread count is one setting for the whole process: it is changed around a small
+// product only while a single thread of the program multiplies. Once a second thread calls
+// gemm, products keep the requested count.
+std::atomic<std::thread::id> only_caller{};
+std::atomic<bool> several_callers{false};
+
+bool may_change_threads() {
+  const std::thread::id me = std::this_thread::get_id();
+  std::thread::id expected{};
+  if (only_caller.compare_exchange_strong(expected, me) || expected == me) {
+    return !several_callers.load(std::memory_order_relaxed);
+  }
+  several_callers.store(true, std::memory_order_relaxed);
+  return false;
+}
 
 // Runs `product` on one thread when it is small, on the requested threads otherwise.
 template <class Product>
 void with_threads_for(std::size_t m, std::size_t n, std::size_t k, Product product) {
-  if (requested_threads == 0) requested_threads = openblas_get_num_threads();
-  const bool small = m * n * k < smallest_threaded_product && requested_threads > 1;
+  int requested = requested_threads.load(std::memory_order_relaxed);
+  if (requested == 0) {
+    requested = openblas_get_num_threads();
+    requested_threads.store(requested, std::memory_order_relaxed);
+  }
+  const bool small = m * n * k < smallest_threaded_product && requested > 1 && may_change_threads();
   if (small) openblas_set_num_threads(1);
   product();
-  if (small) openblas_set_num_threads(requested_threads);
+  if (small) openblas_set_num_threads(requested);
 }
 }  // namespace
 
@@ -57,7 +79,7 @@ void set_num_threads(int threads) {
     throw Error(fmt::format("subgrad::set_num_threads: {} threads (need at least 1)", threads));
   }
   openblas_set_num_threads(threads);
-  detail::requested_threads = threads;
+  detail::requested_threads.store(threads, std::memory_order_relaxed);
 }
 
 int num_threads() { return openblas_get_num_threads(); }
