@@ -459,3 +459,19 @@ BOOST_AUTO_TEST_CASE(training_curves_are_drawn_to_a_png) {
   BOOST_CHECK_EXCEPTION(nn::plot_training_curves(history, "/no/such/folder/curves.png", "test"),
                         subgrad::Error, says("could not draw /no/such/folder/curves.png"));
 }
+
+BOOST_AUTO_TEST_CASE(a_parameter_the_step_did_not_reach_is_left_alone) {
+  nn::BasicParameter<double> used(Tensor<double>{{1.0}}), unused(Tensor<double>{{2.0}});
+  std::vector<nn::NamedParameter<double>> parameters{{"used", &used}, {"unused", &unused}};
+  nn::BasicAdamW<double> optimizer(parameters, 0.1);  // weight decay 0.01 would shrink it
+  Tape tape;
+  BOOST_TEST(!used.has_gradient());
+  subgrad::backward(subgrad::sum(used.var() * 3.0));
+  BOOST_TEST(used.has_gradient());
+  BOOST_TEST(!unused.has_gradient());
+  BOOST_TEST(unused.gradient()[0] == 0.0);  // reading a gradient does not make one
+  BOOST_TEST(!unused.has_gradient());
+  optimizer.step();
+  BOOST_TEST(used.value()(0, 0) < 1.0);
+  BOOST_TEST(unused.value()(0, 0) == 2.0);
+}

@@ -38,12 +38,14 @@ template <class T = float>
 class BasicOptimizer {
  public:
   virtual ~BasicOptimizer() = default;
-  /// Updates every parameter from its gradient on the active tape, then clears the tape.
+  /// Updates every parameter the last backward() reached from its gradient on the active tape
+  /// (others, as those whose grad is None in PyTorch, are left as they are, weight decay
+  /// included), then clears the tape. The step count is the optimizer's, one per call.
   void step() {
     ++steps_;
     for (std::size_t k = 0; k < parameters_.size(); ++k) {
       BasicParameter<T>& p = *parameters_[k].parameter;
-      update(k, p.value().span(), p.gradient());
+      if (p.has_gradient()) update(k, p.value().span(), p.gradient());
     }
     Tape::active().clear();
   }

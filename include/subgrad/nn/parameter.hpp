@@ -52,18 +52,22 @@ class BasicParameter {
   }
   operator TensorVar<T>() const { return var(); }  // NOLINT: a parameter is used as a TensorVar
 
+  /// Whether the last backward() on the active tape reached this parameter (PyTorch: its grad is
+  /// not None).
+  bool has_gradient() const {
+    const Tape& tape = Tape::active();
+    return var_ && tape_ == tape.id() && tape.sweep_count() > 0 &&
+           subgrad::detail::TensorVarAccess::slot(*var_)->adjoint_sweep == tape.sweep_count();
+  }
   /// d(output)/d(this) after the last backward() on the active tape, in row-major order; zeros
   /// when this step did not use the parameter or no sweep has run. Writable: clip_grad_norm scales
   /// it, optimizers read it.
   std::span<T> gradient() {
-    Tape& tape = Tape::active();
-    if (!var_ || tape_ != tape.id()) {
+    if (!has_gradient()) {
       zeros_.assign(value_.size(), T(0));
       return zeros_;
     }
-    subgrad::detail::TensorSlot<T>& slot = *subgrad::detail::TensorVarAccess::slot(*var_);
-    slot.touch(tape.sweep_count());  // zeros unless the last sweep reached it
-    return slot.adjoint;
+    return subgrad::detail::TensorVarAccess::slot(*var_)->adjoint;
   }
 
  private:
