@@ -51,25 +51,27 @@ void with_threads_for(std::size_t m, std::size_t n, std::size_t k, Product produ
 }
 }  // namespace
 
+// Row-major C = alpha op(A) op(B) + beta C through cblas_sgemm or cblas_dgemm.
+template <class T, class CblasGemm>
+void row_major_gemm(CblasGemm cblas_gemm, bool transpose_a, bool transpose_b, std::size_t m,
+                    std::size_t n, std::size_t k, T alpha, const T* a, const T* b, T beta, T* c) {
+  const auto M = static_cast<blasint>(m), N = static_cast<blasint>(n), K = static_cast<blasint>(k);
+  with_threads_for(m, n, k, [&] {
+    cblas_gemm(CblasRowMajor, transpose_a ? CblasTrans : CblasNoTrans,
+               transpose_b ? CblasTrans : CblasNoTrans, M, N, K, alpha, a, transpose_a ? M : K, b,
+               transpose_b ? K : N, beta, c, N);
+  });
+}
+
 template <>
 void gemm<float>(bool transpose_a, bool transpose_b, std::size_t m, std::size_t n, std::size_t k,
                  float alpha, const float* a, const float* b, float beta, float* c) {
-  const auto M = static_cast<blasint>(m), N = static_cast<blasint>(n), K = static_cast<blasint>(k);
-  with_threads_for(m, n, k, [&] {
-    cblas_sgemm(CblasRowMajor, transpose_a ? CblasTrans : CblasNoTrans,
-                transpose_b ? CblasTrans : CblasNoTrans, M, N, K, alpha, a, transpose_a ? M : K, b,
-                transpose_b ? K : N, beta, c, N);
-  });
+  row_major_gemm(cblas_sgemm, transpose_a, transpose_b, m, n, k, alpha, a, b, beta, c);
 }
 template <>
 void gemm<double>(bool transpose_a, bool transpose_b, std::size_t m, std::size_t n, std::size_t k,
                   double alpha, const double* a, const double* b, double beta, double* c) {
-  const auto M = static_cast<blasint>(m), N = static_cast<blasint>(n), K = static_cast<blasint>(k);
-  with_threads_for(m, n, k, [&] {
-    cblas_dgemm(CblasRowMajor, transpose_a ? CblasTrans : CblasNoTrans,
-                transpose_b ? CblasTrans : CblasNoTrans, M, N, K, alpha, a, transpose_a ? M : K, b,
-                transpose_b ? K : N, beta, c, N);
-  });
+  row_major_gemm(cblas_dgemm, transpose_a, transpose_b, m, n, k, alpha, a, b, beta, c);
 }
 
 }  // namespace detail
