@@ -4,11 +4,26 @@
 #include <subgrad/data.hpp>
 #include <subgrad/nn.hpp>
 
+#include <charconv>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include <fmt/format.h>
+
 namespace fashion {
+
+// A number given on the command line after `option`, all of `text` or an error naming both.
+template <class N>
+N number(std::string_view option, std::string_view text) {
+  N value{};
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size()) {
+    throw subgrad::Error(fmt::format("{} needs a number, got '{}'", option, text));
+  }
+  return value;
+}
 
 namespace nn = subgrad::nn;
 

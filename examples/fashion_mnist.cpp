@@ -47,16 +47,6 @@ struct Options {
   double min_accuracy = 0.0;
 };
 
-template <class N>
-N number(std::string_view option, std::string_view text) {
-  N value{};
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (error != std::errc() || end != text.data() + text.size()) {
-    throw subgrad::Error(fmt::format("fashion_mnist: {} needs a number, got '{}'", option, text));
-  }
-  return value;
-}
-
 Options parse(int argc, char** argv) {
   Options o;
   for (int k = 1; k < argc; ++k) {
@@ -71,31 +61,31 @@ Options parse(int argc, char** argv) {
     else if (option == "--kink")
       o.kink = subgrad::parse_kink_rule(value());
     else if (option == "--epochs")
-      o.epochs = number<int>(option, value());
+      o.epochs = fashion::number<int>(option, value());
     else if (option == "--batch")
-      o.batch = number<std::size_t>(option, value());
+      o.batch = fashion::number<std::size_t>(option, value());
     else if (option == "--lr")
-      o.learning_rate = number<double>(option, value());
+      o.learning_rate = fashion::number<double>(option, value());
     else if (option == "--optimizer")
       o.optimizer = value();
     else if (option == "--schedule")
       o.schedule = value();
     else if (option == "--threads")
-      o.threads = number<int>(option, value());
+      o.threads = fashion::number<int>(option, value());
     else if (option == "--seed")
-      o.seed = number<std::uint64_t>(option, value());
+      o.seed = fashion::number<std::uint64_t>(option, value());
     else if (option == "--checkpoint")
       o.checkpoint = value();
     else if (option == "--resume")
       o.resume = value();
     else if (option == "--train-subset")
-      o.train_subset = number<std::size_t>(option, value());
+      o.train_subset = fashion::number<std::size_t>(option, value());
     else if (option == "--curves")
       o.curves = value();
     else if (option == "--data")
       o.data_directory = value();
     else if (option == "--min-accuracy")
-      o.min_accuracy = number<double>(option, value());
+      o.min_accuracy = fashion::number<double>(option, value());
     else
       throw subgrad::Error(fmt::format("fashion_mnist: unknown option '{}'", option));
   }

@@ -399,6 +399,36 @@ BOOST_AUTO_TEST_CASE(a_small_network_learns) {
   BOOST_TEST(nn::evaluate_classifier(model, x, labels).accuracy > 0.9);
 }
 
+#if SUBGRAD_HAS_FLOAT16
+BOOST_AUTO_TEST_CASE(a_sixteen_bit_network_learns_with_sgd) {
+  // The same blobs in 16 bits (parameters, activations and adjoints), plain SGD.
+  using Half = _Float16;
+  nn::manual_seed(1);
+  nn::BasicSequential<Half> model{nn::BasicLinear<Half>(2, 16),
+                                  nn::BasicActivation<Half>(subgrad::relu),
+                                  nn::BasicLinear<Half>(16, 2)};
+  nn::BasicSGD<Half> sgd(model.parameters(), 0.1);
+  const Tensor<float> blobs = random_tensor<float>(64, 2, 9);
+  Tensor<Half> x(64, 2);
+  std::vector<int> labels(64);
+  for (std::size_t i = 0; i < 64; ++i) {
+    labels[i] = static_cast<int>(i % 2);
+    x(i, 0) = Half(blobs(i, 0) + (labels[i] ? 2.0f : -2.0f));
+    x(i, 1) = Half(blobs(i, 1));
+  }
+  Tape tape;
+  double first = 0.0, last = 0.0;
+  for (int step = 0; step < 40; ++step) {
+    const Var loss = nn::cross_entropy(model(x), labels);
+    (step == 0 ? first : last) = loss.value();
+    subgrad::backward(loss);
+    sgd.step();
+  }
+  BOOST_TEST(last < 0.3 * first);
+  BOOST_TEST(nn::evaluate_classifier(model, x, labels).accuracy > 0.9);
+}
+#endif
+
 BOOST_AUTO_TEST_CASE(initialisers_draw_with_the_documented_spread) {
   std::mt19937_64 generator(8);
   Tensor<double> w(200, 300);  // fan in 300, fan out 200

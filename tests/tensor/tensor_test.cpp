@@ -573,3 +573,41 @@ BOOST_AUTO_TEST_CASE(a_tensor_var_of_another_threads_tape_is_refused) {
   other.join();
   BOOST_TEST(refused);
 }
+
+#if SUBGRAD_HAS_FLOAT16
+BOOST_AUTO_TEST_CASE(sixteen_bit_products_accumulate_in_float_and_round_once) {
+  using Half = _Float16;
+  // 1 x 3 times 3 x 2: sums exact in float (multiples of 1/8), then rounded once to 16 bits:
+  // 2049 has no 16-bit representation and rounds (to even) to 2048.
+  Tensor<Half> a(1, 3), b(3, 2);
+  const double a_values[] = {1024.0, 1024.0, 1.0}, b_values[] = {1.0, 0.5, 1.0, 0.25, 1.0, 0.125};
+  for (std::size_t k = 0; k < 3; ++k) a.data()[k] = Half(a_values[k]);
+  for (std::size_t k = 0; k < 6; ++k) b.data()[k] = Half(b_values[k]);
+  Tape tape;
+  const TensorVar<Half> c = subgrad::matmul(a, b);
+  BOOST_TEST(double(c.value()(0, 0)) == 2048.0);
+  BOOST_TEST(double(c.value()(0, 1)) == double(Half(768.0 + 0.125)));
+  // A product below half the smallest 16-bit subnormal (2^-25) is exactly 0: how 16-bit networks
+  // meet ReLU's kink far more often than float32 ones.
+  Tensor<Half> small(1, 1, Half(1e-4));
+  BOOST_TEST(double(small(0, 0)) > 0.0);
+  BOOST_TEST(double(subgrad::matmul(small, small).value()(0, 0)) == 0.0);
+}
+
+BOOST_AUTO_TEST_CASE(sixteen_bit_relu_at_zero_passes_t_times_the_adjoint) {
+  using Half = _Float16;
+  Tensor<Half> x0(1, 3);
+  x0(0, 0) = Half(0.0);
+  x0(0, 1) = Half(1.5);
+  x0(0, 2) = Half(-2.0);
+  for (const double t : {0.0, 0.25, 1.0}) {
+    Tape tape;
+    TensorVar<Half> x(x0);
+    // The upstream adjoint is 4, so ReLU'(0) = t gives 4 t: the slope times the adjoint, not t.
+    subgrad::backward(4.0 * subgrad::sum(subgrad::relu(x, kink::convex(t))));
+    BOOST_TEST(double(x.adjoint()(0, 0)) == 4.0 * t);
+    BOOST_TEST(double(x.adjoint()(0, 1)) == 4.0);
+    BOOST_TEST(double(x.adjoint()(0, 2)) == 0.0);
+  }
+}
+#endif

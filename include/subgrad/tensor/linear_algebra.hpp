@@ -20,7 +20,8 @@ namespace subgrad {
 
 namespace detail {
 /// C = alpha op(A) op(B) + beta C, row-major; A is stored K x M when transposed (else M x K), B
-/// N x K when transposed (else K x N), C is M x N. Defined (OpenBLAS) for float and double.
+/// N x K when transposed (else K x N), C is M x N. Defined (OpenBLAS) for float and double, and
+/// for _Float16 through float.
 template <class T>
 void gemm(bool transpose_a, bool transpose_b, std::size_t m, std::size_t n, std::size_t k, T alpha,
           const T* a, const T* b, T beta, T* c);
@@ -30,6 +31,12 @@ void gemm<float>(bool, bool, std::size_t, std::size_t, std::size_t, float, const
 template <>
 void gemm<double>(bool, bool, std::size_t, std::size_t, std::size_t, double, const double*,
                   const double*, double, double*);
+#if SUBGRAD_HAS_FLOAT16
+/// 16 bits: the operands widened to float, sgemm, each output rounded once to 16 bits.
+template <>
+void gemm<_Float16>(bool, bool, std::size_t, std::size_t, std::size_t, _Float16, const _Float16*,
+                    const _Float16*, _Float16, _Float16*);
+#endif
 }  // namespace detail
 
 /// The transpose of a tensor: an operand of matmul (no copy), or, converted to a TensorVar, a
@@ -179,9 +186,10 @@ TensorVar<T> product(const MatrixOperand<T>& a, const MatrixOperand<T>& b, Tenso
     check_tensor_tape(tape, bias_tape, "subgrad::matmul (bias)", bias->value.rows(),
                       bias->value.cols());
     if (bias->value.rows() != 1 || bias->value.cols() != n) {
-      throw Error(fmt::format("subgrad::matmul: a bias of {} x {} for a {} x {} product (it must "
-                              "be 1 x {})",
-                              bias->value.rows(), bias->value.cols(), m, n, n));
+      throw Error(
+          fmt::format("subgrad::matmul: a bias of {} x {} for a {} x {} product (it must "
+                      "be 1 x {})",
+                      bias->value.rows(), bias->value.cols(), m, n, n));
     }
   }
   const bool active = a.slot->requires_adjoint || b.slot->requires_adjoint ||

@@ -1,7 +1,7 @@
 #pragma once
 /// \file
-/// Tensor<T>: a dense row-major matrix of float or double with value semantics (a constant in
-/// tensor expressions). A vector is a 1 x n or n x 1 tensor.
+/// Tensor<T>: a dense row-major matrix of float or double (or _Float16 where the compiler has it)
+/// with value semantics (a constant in tensor expressions). A vector is a 1 x n or n x 1 tensor.
 
 #include <algorithm>
 #include <cstddef>
@@ -14,13 +14,27 @@
 
 #include "subgrad/core/error.hpp"
 
+// IEEE binary16, for studies of low precision (docs/relu-prime-zero.md): g++ 12 has _Float16 on
+// x86-64 and computes with it through float. Products round each output once to 16 bits after
+// accumulating in float, as GPUs' half-precision GEMMs do.
+#if defined(__FLT16_MAX__)
+#define SUBGRAD_HAS_FLOAT16 1
+#endif
+
 namespace subgrad {
 
-/// A dense row-major rows x cols matrix of T (float or double).
+/// The element types of tensors: float and double, and _Float16 where the compiler has it.
+template <class T>
+concept TensorElement = std::is_same_v<T, float> || std::is_same_v<T, double>
+#if SUBGRAD_HAS_FLOAT16
+    || std::is_same_v<T, _Float16>
+#endif
+    ;
+
+/// A dense row-major rows x cols matrix of T (float or double, or _Float16).
 template <class T>
 class Tensor {
-  static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>,
-                "subgrad::Tensor<T>: T must be float or double");
+  static_assert(TensorElement<T>, "subgrad::Tensor<T>: T must be float or double (or _Float16)");
 
  public:
   using value_type = T;
