@@ -11,7 +11,7 @@
 //    in {0, 0.25, 0.5, 0.75, 1} (kink::convex(t)), without and with BatchNorm1d, 3 seeds each.
 //
 //   relu_prime_zero [--inits N] [--part bifurcation|training|all] [--epochs N] [--seeds N]
-//                   [--max-batches N] [--depth N] [--width N] [--literal] [--quick]
+//                   [--max-batches N] [--depth N] [--width N] [--workers N] [--literal] [--quick]
 //                   [--curves PATH] [--data DIR]
 //
 // The copies are identical until a mini-batch holds a pre-activation exactly 0, the one place where
@@ -23,11 +23,16 @@
 #include <subgrad/nn.hpp>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <exception>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include <fmt/format.h>
@@ -45,7 +50,8 @@ struct Options {
   std::string part = "all";
   int epochs = 10;
   std::size_t seeds = 3;
-  std::size_t max_batches = 0;              // 0: the whole epoch
+  std::size_t max_batches = 0;  // 0: the whole epoch
+  std::size_t workers = std::max(1u, std::thread::hardware_concurrency());
   std::optional<std::size_t> depth, width;  // one architecture of the grid only
   bool literal = false;
   bool quick = false;
@@ -80,6 +86,8 @@ Options parse(int argc, char** argv) {
       o.depth = fashion::number<std::size_t>(option, value());
     else if (option == "--width")
       o.width = fashion::number<std::size_t>(option, value());
+    else if (option == "--workers")
+      o.workers = fashion::number<std::size_t>(option, value());
     else if (option == "--literal")
       o.literal = true;
     else if (option == "--quick")
@@ -95,10 +103,36 @@ Options parse(int argc, char** argv) {
     throw subgrad::Error(
         fmt::format("relu_prime_zero: --part {} is not bifurcation, training or all", o.part));
   }
-  if (o.inits < 1 || o.epochs < 1 || o.seeds < 1) {
-    throw subgrad::Error("relu_prime_zero: --inits, --epochs and --seeds must be at least 1");
+  if (o.inits < 1 || o.epochs < 1 || o.seeds < 1 || o.workers < 1) {
+    throw subgrad::Error(
+        "relu_prime_zero: --inits, --epochs, --seeds and --workers must be at least 1");
   }
   return o;
+}
+
+// Calls body(0), ..., body(count - 1), each once, on `workers` threads; rethrows the first error.
+// Independent runs on one core each outpace one run on all cores: this network's products are too
+// small to split well.
+template <class Body>
+void parallel_for(std::size_t count, std::size_t workers, Body body) {
+  std::atomic<std::size_t> next{0};
+  std::mutex failure_mutex;
+  std::exception_ptr failure;
+  auto work = [&] {
+    try {
+      for (std::size_t k = next++; k < count; k = next++) body(k);
+    } catch (...) {
+      const std::lock_guard lock(failure_mutex);
+      if (!failure) failure = std::current_exception();
+      next = count;
+    }
+  };
+  {
+    std::vector<std::jthread> threads;
+    for (std::size_t w = 1; w < std::min(workers, count); ++w) threads.emplace_back(work);
+    work();
+  }
+  if (failure) std::rethrow_exception(failure);
 }
 
 template <class T>
@@ -264,15 +298,21 @@ struct GridRow {
   std::optional<double> median_first_batch;
   double zero_rate;  // exactly-zero pre-activations per unit and sample
   std::vector<std::size_t> first_batches;
+  double seconds = 0.0;
 };
 
 template <class T>
 GridRow bifurcation_row(const data::Dataset& train, std::size_t depth, std::size_t width,
                         const Options& o) {
   GridRow row{std::string(precision_name<T>()), depth, width, o.inits, 0, std::nullopt, 0.0, {}};
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<InitOutcome> outcomes(o.inits);
+  parallel_for(o.inits, o.workers, [&](std::size_t init) {
+    outcomes[init] = scan_epoch<T>(train, depth, width, 1000 + init, o);
+  });
+  row.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::size_t zeros = 0, pre_activations = 0;
-  for (std::size_t init = 0; init < o.inits; ++init) {
-    const InitOutcome outcome = scan_epoch<T>(train, depth, width, 1000 + init, o);
+  for (const InitOutcome& outcome : outcomes) {
     zeros += outcome.zeros;
     pre_activations += outcome.pre_activations;
     row.bifurcated += outcome.bifurcated;
@@ -295,10 +335,12 @@ GridRow bifurcation_row(const data::Dataset& train, std::size_t depth, std::size
 void print_row(const GridRow& row) {
   const auto [low, high] = wilson_interval(row.bifurcated, row.inits);
   fmt::print(
-      "| {:<7} | {:>5} | {:>5} | {:>4}/{:<4} | {:>5.1f}% [{:.1f}, {:.1f}] | {:>12} | {:>9.2e} |\n",
+      "| {:<7} | {:>5} | {:>5} | {:>4}/{:<4} | {:>5.1f}% [{:.1f}, {:.1f}] | {:>12} | {:>9.2e} | "
+      "{:.0f} |\n",
       row.precision, row.depth, row.width, row.bifurcated, row.inits,
       100.0 * double(row.bifurcated) / double(row.inits), 100.0 * low, 100.0 * high,
-      row.median_first_batch ? fmt::format("{:g}", *row.median_first_batch) : "-", row.zero_rate);
+      row.median_first_batch ? fmt::format("{:g}", *row.median_first_batch) : "-", row.zero_rate,
+      row.seconds);
   std::fflush(stdout);
 }
 
@@ -314,7 +356,7 @@ std::vector<GridRow> bifurcation_grid(const data::Dataset& train, const Options&
              o.literal ? ", both copies computed at every mini-batch" : "");
   fmt::print(
       "| precision | depth | width | bifurcated | fraction [95% CI] | median first batch | "
-      "zeros per unit |\n|---|---|---|---|---|---|---|\n");
+      "zeros per unit | seconds |\n|---|---|---|---|---|---|---|---|\n");
   std::vector<GridRow> rows;
   auto run = [&]<class T>(T) {
     for (const Architecture& a : grid) {
@@ -340,34 +382,37 @@ struct TrainingRun {
   std::size_t zeros = 0;                    // pre-activations exactly 0 over all seeds and epochs
 };
 
-TrainingRun train_with(const data::FashionMnist& set, double slope, bool batch_norm,
-                       const Options& o) {
-  TrainingRun run{slope, batch_norm, {}, std::vector<double>(std::size_t(o.epochs), 0.0), 0};
-  for (std::size_t seed = 1; seed <= o.seeds; ++seed) {
-    nn::manual_seed(seed);
-    nn::Sequential model = make_network<float>(3, 256, subgrad::kink::convex(slope), batch_norm);
-    nn::SGD sgd(model.parameters(), training_learning_rate);
-    nn::ActivationStats stats(model);
-    subgrad::Tape tape;
-    for (int epoch = 0; epoch < o.epochs; ++epoch) {
-      double loss_sum = 0.0;
-      std::size_t samples = 0, index = 0;
-      for (const data::Batch& batch :
-           data::batches(set.train, batch_size, true, seed * 100 + epoch)) {
-        if (o.max_batches > 0 && index++ == o.max_batches) break;
-        const subgrad::Var loss = nn::cross_entropy(model(batch.inputs), batch.labels);
-        subgrad::backward(loss);
-        sgd.step();
-        loss_sum += loss.value() * double(batch.size());
-        samples += batch.size();
-      }
-      run.mean_loss_per_epoch[std::size_t(epoch)] += loss_sum / double(samples) / double(o.seeds);
+struct SeedResult {
+  double accuracy = 0.0;
+  std::vector<double> loss_per_epoch;
+  std::size_t zeros = 0;
+};
+
+SeedResult train_seed(const data::FashionMnist& set, double slope, bool batch_norm,
+                      std::uint64_t seed, const Options& o) {
+  SeedResult result;
+  nn::manual_seed(seed);
+  nn::Sequential model = make_network<float>(3, 256, subgrad::kink::convex(slope), batch_norm);
+  nn::SGD sgd(model.parameters(), training_learning_rate);
+  nn::ActivationStats stats(model);
+  subgrad::Tape tape;
+  for (int epoch = 0; epoch < o.epochs; ++epoch) {
+    double loss_sum = 0.0;
+    std::size_t samples = 0, index = 0;
+    for (const data::Batch& batch :
+         data::batches(set.train, batch_size, true, seed * 100 + epoch)) {
+      if (o.max_batches > 0 && index++ == o.max_batches) break;
+      const subgrad::Var loss = nn::cross_entropy(model(batch.inputs), batch.labels);
+      subgrad::backward(loss);
+      sgd.step();
+      loss_sum += loss.value() * double(batch.size());
+      samples += batch.size();
     }
-    run.final_accuracies.push_back(
-        nn::evaluate_classifier(model, set.test.inputs, set.test.labels).accuracy);
-    run.zeros += pre_activations_at_zero(stats);
+    result.loss_per_epoch.push_back(loss_sum / double(samples));
   }
-  return run;
+  result.accuracy = nn::evaluate_classifier(model, set.test.inputs, set.test.labels).accuracy;
+  result.zeros = pre_activations_at_zero(stats);
+  return result;
 }
 
 void plot_losses(const std::vector<TrainingRun>& runs, const std::string& image) {
@@ -406,19 +451,31 @@ std::vector<TrainingRun> training_effect(const data::FashionMnist& set, const Op
   std::vector<TrainingRun> runs;
   for (const bool batch_norm : {false, true}) {
     for (const double slope : slopes) {
-      runs.push_back(train_with(set, slope, batch_norm, o));
-      const TrainingRun& r = runs.back();
-      double mean = 0.0;
-      std::string each;
-      for (const double a : r.final_accuracies) {
-        mean += a / double(r.final_accuracies.size());
-        each += fmt::format("{}{:.2f}", each.empty() ? "" : ", ", 100.0 * a);
-      }
-      fmt::print("| {:<4} | {:<3} | {} | {:.2f} | {:.4f} | {} |\n", slope,
-                 batch_norm ? "yes" : "no", each, 100.0 * mean, r.mean_loss_per_epoch.back(),
-                 r.zeros);
-      std::fflush(stdout);
+      runs.push_back({slope, batch_norm, {}, std::vector<double>(std::size_t(o.epochs), 0.0), 0});
     }
+  }
+  std::vector<SeedResult> results(runs.size() * o.seeds);
+  parallel_for(results.size(), o.workers, [&](std::size_t k) {
+    const TrainingRun& run = runs[k / o.seeds];
+    results[k] = train_seed(set, run.slope_at_zero, run.batch_norm, k % o.seeds + 1, o);
+  });
+  for (std::size_t r = 0; r < runs.size(); ++r) {
+    TrainingRun& run = runs[r];
+    double mean = 0.0;
+    std::string each;
+    for (std::size_t seed = 0; seed < o.seeds; ++seed) {
+      const SeedResult& result = results[r * o.seeds + seed];
+      run.final_accuracies.push_back(result.accuracy);
+      for (std::size_t e = 0; e < result.loss_per_epoch.size(); ++e) {
+        run.mean_loss_per_epoch[e] += result.loss_per_epoch[e] / double(o.seeds);
+      }
+      run.zeros += result.zeros;
+      mean += result.accuracy / double(o.seeds);
+      each += fmt::format("{}{:.2f}", each.empty() ? "" : ", ", 100.0 * result.accuracy);
+    }
+    fmt::print("| {:<4} | {:<3} | {} | {:.2f} | {:.4f} | {} |\n", run.slope_at_zero,
+               run.batch_norm ? "yes" : "no", each, 100.0 * mean, run.mean_loss_per_epoch.back(),
+               run.zeros);
   }
   return runs;
 }
@@ -481,8 +538,9 @@ int run(const Options& given) {
     o.seeds = 1;
   }
   const data::FashionMnist set = fashion::load_data(o.data_directory, 0);
-  fmt::print("relu_prime_zero: {} training and {} test images, {} thread(s)\n", set.train.size(),
-             set.test.size(), subgrad::num_threads());
+  if (o.workers > 1) subgrad::set_num_threads(1);  // a core per worker
+  fmt::print("relu_prime_zero: {} training and {} test images; {} worker(s) of {} thread(s)\n",
+             set.train.size(), set.test.size(), o.workers, subgrad::num_threads());
   std::vector<Architecture> grid =
       o.quick ? std::vector<Architecture>{{1, 64}, {3, 16}}
               : std::vector<Architecture>{{1, 256}, {3, 256}, {5, 256}, {3, 16}, {3, 64}};
