@@ -205,3 +205,41 @@ BOOST_AUTO_TEST_CASE(batches_visit_every_sample_once_per_pass) {
   BOOST_TEST((a != order_of(false, 0)));
   BOOST_CHECK_EXCEPTION(data::batches(set, 0, false), subgrad::Error, says("batch_size"));
 }
+
+BOOST_AUTO_TEST_CASE(shards_split_each_batch_of_the_single_process_order) {
+  auto numbered = [](int size) {
+    data::Dataset set;
+    set.inputs = subgrad::Tensor<float>(static_cast<std::size_t>(size), 1);
+    for (int k = 0; k < size; ++k) {
+      set.inputs(static_cast<std::size_t>(k), 0) = static_cast<float>(k);
+      set.labels.push_back(k);
+    }
+    return set;
+  };
+  const data::Dataset set = numbered(13);  // batches of 5, 5 and 3
+  std::vector<std::vector<int>> whole;
+  for (const data::Batch& batch : data::batches(set, 5, true, 3)) {
+    whole.emplace_back(batch.labels.begin(), batch.labels.end());
+  }
+  for (const std::size_t ranks : {std::size_t{1}, std::size_t{2}, std::size_t{3}}) {
+    std::vector<std::vector<int>> joined(whole.size());
+    for (std::size_t rank = 0; rank < ranks; ++rank) {
+      std::size_t b = 0;
+      for (const data::Batch& batch : data::batches(set, 5, true, 3, {rank, ranks})) {
+        BOOST_TEST(batch.inputs.rows() == batch.size());
+        // Parts differ by at most one sample: 5 samples over 2 ranks are 2 + 3.
+        const std::size_t whole_size = whole[b].size();
+        BOOST_TEST(batch.size() == whole_size * (rank + 1) / ranks - whole_size * rank / ranks);
+        joined[b].insert(joined[b].end(), batch.labels.begin(), batch.labels.end());
+        ++b;
+      }
+      BOOST_TEST(b == whole.size());
+    }
+    BOOST_TEST((joined == whole));  // rank order restores the single-process batches
+  }
+  // With 11 samples the last batch holds 1: it cannot be split over 2 ranks.
+  BOOST_CHECK_EXCEPTION(data::batches(numbered(11), 5, true, 3, {0, 2}), subgrad::Error,
+                        says("cannot be split into 2 shards"));
+  BOOST_CHECK_EXCEPTION(data::batches(set, 5, true, 3, {2, 2}), subgrad::Error,
+                        says("shard 2 of 2"));
+}

@@ -42,14 +42,35 @@ inline std::vector<std::size_t> shuffled_order(std::size_t size, std::uint64_t s
   return order;
 }
 
+/// Which part of every mini-batch a process takes in data-parallel training: part `index` of
+/// `count` equal (to within one sample) contiguous parts. The parts of all processes together are
+/// the single-process batch, in its order.
+struct Shard {
+  std::size_t index = 0;
+  std::size_t count = 1;
+};
+
 namespace detail {
 /// The order of one pass and the buffers the batches are gathered into (shared by the range's
 /// copies).
 class BatchGatherer {
  public:
-  BatchGatherer(const Dataset& dataset, std::size_t batch_size, bool shuffle, std::uint64_t seed)
-      : dataset_(&dataset), batch_size_(batch_size) {
+  BatchGatherer(const Dataset& dataset, std::size_t batch_size, bool shuffle, std::uint64_t seed,
+                Shard shard = {})
+      : dataset_(&dataset), batch_size_(batch_size), shard_(shard) {
     if (batch_size == 0) throw Error("subgrad::data::batches: batch_size must be at least 1");
+    if (shard.count == 0 || shard.index >= shard.count) {
+      throw Error(fmt::format("subgrad::data::batches: shard {} of {} does not exist", shard.index,
+                              shard.count));
+    }
+    const std::size_t last =
+        dataset.size() % batch_size == 0 ? batch_size : dataset.size() % batch_size;
+    if (shard.count > 1 && std::min(batch_size, last) < shard.count) {
+      throw Error(fmt::format(
+          "subgrad::data::batches: a batch of {} samples (of {} in all, batch size {}) cannot "
+          "be split into {} shards of at least one sample",
+          std::min(batch_size, last), dataset.size(), batch_size, shard.count));
+    }
     if (dataset.inputs.rows() != dataset.size()) {
       throw Error(
           fmt::format("subgrad::data::batches: the data set has {} input rows but {} labels",
@@ -64,8 +85,10 @@ class BatchGatherer {
   }
   std::size_t count() const noexcept { return (order_.size() + batch_size_ - 1) / batch_size_; }
   Batch gather(std::size_t batch) {
-    const std::size_t first = batch * batch_size_;
-    const std::size_t size = std::min(batch_size_, order_.size() - first);
+    const std::size_t whole_first = batch * batch_size_;
+    const std::size_t whole = std::min(batch_size_, order_.size() - whole_first);
+    const std::size_t first = whole_first + whole * shard_.index / shard_.count;
+    const std::size_t size = whole_first + whole * (shard_.index + 1) / shard_.count - first;
     const std::size_t width = dataset_->inputs.cols();
     inputs_.resize(size, width);
     labels_.resize(size);
@@ -81,6 +104,7 @@ class BatchGatherer {
  private:
   const Dataset* dataset_;
   std::size_t batch_size_;
+  Shard shard_;
   std::vector<std::size_t> order_;
   Tensor<float> inputs_;
   std::vector<int> labels_;
@@ -93,9 +117,13 @@ class BatchGatherer {
 /// set. The data set must outlive the range.
 ///
 ///     for (const data::Batch& batch : data::batches(train, 128, true, seed + epoch)) ...
+///
+/// With a `shard`, each batch is the shard's part of the batch above: the data-parallel sampler
+/// (every process passes the same seed and its own shard).
 inline auto batches(const Dataset& dataset, std::size_t batch_size, bool shuffle,
-                    std::uint64_t seed = 0) {
-  auto gatherer = std::make_shared<detail::BatchGatherer>(dataset, batch_size, shuffle, seed);
+                    std::uint64_t seed = 0, Shard shard = {}) {
+  auto gatherer =
+      std::make_shared<detail::BatchGatherer>(dataset, batch_size, shuffle, seed, shard);
   return ranges::views::iota(std::size_t{0}, gatherer->count()) |
          ranges::views::transform(
              [gatherer](std::size_t batch) { return gatherer->gather(batch); });
