@@ -12,7 +12,7 @@ Progress::Progress(std::string title, std::size_t total, std::FILE* out)
     : title_(std::move(title)),
       total_(total),
       out_(out),
-      terminal_(::isatty(::fileno(out)) != 0),
+      terminal_(out != nullptr && ::isatty(::fileno(out)) != 0),
       start_(std::chrono::steady_clock::now()),
       last_draw_(start_) {}
 
@@ -47,6 +47,7 @@ void Progress::update(std::size_t done, double running_loss, std::size_t samples
 }
 
 void Progress::finish(const std::string& summary) {
+  if (out_ == nullptr) return;
   const std::string text = line(done_) + (summary.empty() ? "" : ", " + summary);
   fmt::print(out_, "{}{}{}\n", terminal_ ? "\r" : "", text, terminal_ ? "\x1b[K" : "");
   std::fflush(out_);

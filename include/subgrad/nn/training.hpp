@@ -24,7 +24,8 @@ namespace subgrad::nn {
 /// only finish() prints, one line.
 class Progress {
  public:
-  /// `title` leads the line ("epoch 3/10"); `total` counts the steps (batches).
+  /// `title` leads the line ("epoch 3/10"); `total` counts the steps (batches). With `out` null it
+  /// prints nothing (a data-parallel rank other than the root).
   Progress(std::string title, std::size_t total, std::FILE* out = stdout);
   /// After step `done` (1-based) of `total`, with the running loss and the samples so far.
   void update(std::size_t done, double running_loss, std::size_t samples);
