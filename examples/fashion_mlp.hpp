@@ -5,6 +5,7 @@
 #include <subgrad/nn.hpp>
 
 #include <charconv>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -59,22 +60,29 @@ inline nn::Sequential make_mlp(const std::string& activation,
   return model;
 }
 
-// One pass over the training set in shuffled mini-batches (the order from `seed`).
+// One pass over the training set in shuffled mini-batches (the order from `seed`). Data-parallel,
+// each process passes its `shard` and a `synchronize(local samples)` that averages the gradients
+// over the processes after each backward; the figures are then this process's.
 struct Epoch {
   nn::ClassifierScore train;                 // mean loss and accuracy over the pass
   std::vector<nn::GradientNorm> mean_norms;  // per parameter, averaged over the steps
+  std::size_t samples = 0;
 };
 inline Epoch train_epoch(nn::Sequential& model, nn::Optimizer& optimizer,
                          const subgrad::data::Dataset& set, std::size_t batch_size,
-                         std::uint64_t seed, nn::Progress& progress) {
+                         std::uint64_t seed, nn::Progress& progress,
+                         subgrad::data::Shard shard = {},
+                         const std::function<void(std::size_t)>& synchronize = {}) {
   Epoch epoch;
   double loss_sum = 0.0;
   std::size_t samples = 0, correct = 0, step = 0;
   subgrad::Tape tape;
-  for (const subgrad::data::Batch& batch : subgrad::data::batches(set, batch_size, true, seed)) {
+  for (const subgrad::data::Batch& batch :
+       subgrad::data::batches(set, batch_size, true, seed, shard)) {
     const subgrad::TensorVar<float> logits = model(batch.inputs);
     const subgrad::Var loss = nn::cross_entropy(logits, batch.labels);
     subgrad::backward(loss);
+    if (synchronize) synchronize(batch.size());
     correct += nn::count_correct(logits.value(), batch.labels);
     const std::vector<nn::GradientNorm> norms = nn::gradient_norms(model);
     optimizer.step();  // also clears the tape: what is needed of it was read above
@@ -89,6 +97,7 @@ inline Epoch train_epoch(nn::Sequential& model, nn::Optimizer& optimizer,
   for (auto& n : epoch.mean_norms) n.norm /= static_cast<double>(step);
   epoch.train = {loss_sum / static_cast<double>(samples),
                  static_cast<double>(correct) / static_cast<double>(samples)};
+  epoch.samples = samples;
   return epoch;
 }
 
