@@ -106,7 +106,7 @@ BoundActivation<T> bind_activation(const Rule& rule, Choice choice) {
     if (counts.active.size() != cols) counts.active.assign(cols, 0);
     for (std::size_t i = 0; i < pre.rows(); ++i) {
       for (std::size_t j = 0; j < cols; ++j) {
-        const auto slopes = rule_slopes(rule, static_cast<double>(pre(i, j)));
+        const auto slopes = rule_slopes(rule, subgrad::detail::element_to_double(pre(i, j)));
         const bool kink = slopes.left != slopes.right && slopes.left == slopes.left &&
                           slopes.right == slopes.right;
         const double derivative = kink ? resolve(slopes, choice.get()) : slopes.left;

@@ -70,7 +70,7 @@ struct TensorLeaf {
     return i * row_stride + j * col_stride;
   }
   double value(std::size_t i, std::size_t j) const noexcept {
-    return static_cast<double>(slot->value.data()[at(i, j)]);
+    return detail::element_to_double(slot->value.data()[at(i, j)]);
   }
   void prepare(TensorBackward& context) const {
     if (slot->requires_adjoint) slot->touch(context.sweep);

@@ -31,6 +31,18 @@ concept TensorElement = std::is_same_v<T, float> || std::is_same_v<T, double>
 #endif
     ;
 
+namespace detail {
+/// An element as a double. A 16-bit one goes through float: exact, and one instruction with F16C
+/// where a direct conversion is a call into libgcc.
+template <class T>
+constexpr double element_to_double(T x) noexcept {
+#if SUBGRAD_HAS_FLOAT16
+  if constexpr (std::is_same_v<T, _Float16>) return static_cast<double>(static_cast<float>(x));
+#endif
+  return static_cast<double>(x);
+}
+}  // namespace detail
+
 /// A dense row-major rows x cols matrix of T (float or double, or _Float16).
 template <class T>
 class Tensor {
