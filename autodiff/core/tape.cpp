@@ -1,5 +1,7 @@
 #include "subgrad/core/tape.hpp"
 
+#include "subgrad/core/var.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <cstring>
@@ -203,20 +205,30 @@ void Tape::check_owns(std::uint32_t tape, std::string_view operation, std::strin
     throw Error(
         fmt::format("{}: {} is not on a tape (a default-constructed Var)", operation, what));
   }
+  if (find_on_this_thread(tape) != nullptr) {
+    throw Error(fmt::format(
+        "{}: {} belongs to tape #{}, an outer tape of this thread, but the active tape is the "
+        "nested tape #{}: compute with it inside the nested tape's scope or pass its value",
+        operation, what, tape, id_));
+  }
   throw Error(fmt::format(
       "{}: {} belongs to tape #{}, but the active tape is #{}: it was recorded before a clear(), "
       "on a tape that was destroyed, or on another thread's tape",
       operation, what, tape, id_));
 }
 
+std::string Var::describe(const Var& leaf) {
+  return fmt::format("an operand (a Var of value {}, index {})", leaf.value(), leaf.index());
+}
+
 void Tape::backward(Index output, std::uint32_t output_tape, double seed,
                     std::string_view operation) {
+  check_owns(output_tape, operation, "the output");  // first: a stale output names itself
   const std::uint64_t statements = statement_count();
   if (statements == 0) {
     throw Error(fmt::format("{}: the active tape (#{}) is empty: record a computation first",
                             operation, id_));
   }
-  check_owns(output_tape, operation, "the output");
   if (output == 0 || output > statements) {
     throw Error(fmt::format("{}: output index {} is not on the tape ({} statements)", operation,
                             output, statements));

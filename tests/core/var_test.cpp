@@ -1,14 +1,18 @@
-#include "subgrad/core/arithmetic.hpp"
 #include "subgrad/core/var.hpp"
+#include "subgrad/core/arithmetic.hpp"
 
 #include <cmath>
+#include <string>
+#include <string_view>
 #include <thread>
+#include <vector>
 
 #include <boost/test/unit_test.hpp>
 
 #include "subgrad/core/format.hpp"
 #include "subgrad/core/gradient.hpp"
 #include "subgrad/math/elementary.hpp"
+#include "subgrad/math/maxout.hpp"
 
 using subgrad::Tape;
 using subgrad::Var;
@@ -164,6 +168,95 @@ BOOST_AUTO_TEST_CASE(a_var_of_another_threads_tape_is_refused) {
   other.join();
   BOOST_TEST(refused);
   BOOST_TEST(subgrad::grad(y, x) == 4.0);
+}
+
+namespace {
+// The error names the recording, the offending Var's value and what may have happened to it.
+auto refused_operand(double value, std::string_view cause) {
+  return [value, cause](const subgrad::Error& e) {
+    const std::string message = e.what();
+    BOOST_TEST_MESSAGE(message);
+    return message.find("subgrad::Var (recording)") != std::string::npos &&
+           message.find(fmt::format("value {}", value)) != std::string::npos &&
+           message.find(cause) != std::string::npos;
+  };
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_stale_var_in_a_new_expression_is_refused_at_recording) {
+  // Recorded before clear(): its index 2 is a valid index of the new recording, so without the
+  // check its adjoint would silently go to another variable (a wrong derivative).
+  Tape tape;
+  Var x = 1.0;
+  Var old = x * 4.0;
+  tape.clear();
+  Var z = 2.0;
+  Var w = z * 3.0;
+  BOOST_CHECK_EXCEPTION(Var(w * old), subgrad::Error, refused_operand(4.0, "clear()"));
+  BOOST_CHECK_EXCEPTION(Var(subgrad::exp(old) + z), subgrad::Error,
+                        refused_operand(4.0, "clear()"));
+  BOOST_CHECK_EXCEPTION(w += old, subgrad::Error, refused_operand(4.0, "clear()"));
+  BOOST_CHECK_EXCEPTION(Var(subgrad::maxout(std::vector<Var>{z, old})), subgrad::Error,
+                        [](const subgrad::Error& e) {
+                          return std::string(e.what()).find("subgrad::maxout") != std::string::npos;
+                        });
+  BOOST_TEST(subgrad::grad(Var(w * z), z) == 12.0);  // the tape is still usable
+}
+
+BOOST_AUTO_TEST_CASE(a_var_of_a_destroyed_tape_is_refused_at_recording) {
+  Var stale;
+  {
+    Tape inner;
+    Var x = 5.0;
+    stale = x * x;  // index 2 of a tape that is gone
+  }
+  Tape tape;
+  Var z = 1.0, u = 2.0;
+  BOOST_CHECK_EXCEPTION(Var(z * stale + u), subgrad::Error, refused_operand(25.0, "destroyed"));
+}
+
+BOOST_AUTO_TEST_CASE(a_var_of_another_threads_tape_is_refused_at_recording) {
+  Tape tape;
+  Var x = 3.0;
+  Var y = x * x;
+  std::string message;
+  std::thread other([&] {
+    Var z = 1.0;
+    try {
+      Var w = z * y;  // y lives on the main thread's tape
+    } catch (const subgrad::Error& e) {
+      message = e.what();
+    }
+  });
+  other.join();
+  BOOST_TEST(message.find("another thread's tape") != std::string::npos);
+  BOOST_TEST(message.find("value 9") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(an_outer_tapes_var_inside_a_nested_tape_is_refused) {
+  Tape outer;
+  Var x = 2.0;
+  {
+    Tape inner;
+    Var z = 1.0;
+    BOOST_CHECK_EXCEPTION(Var(z * x), subgrad::Error, refused_operand(2.0, "outer tape"));
+    Var w = z * x.value();  // its value is fine
+    BOOST_TEST(subgrad::grad(w, z) == 2.0);
+  }
+  Var y = x * x;  // back on the outer tape
+  BOOST_TEST(subgrad::grad(y, x) == 4.0);
+}
+
+BOOST_AUTO_TEST_CASE(backward_from_a_stale_output_names_it_not_the_empty_tape) {
+  Tape tape;
+  Var x = 1.0;
+  Var y = x * 2.0;
+  tape.clear();
+  BOOST_CHECK_EXCEPTION(subgrad::backward(y), subgrad::Error, [](const subgrad::Error& e) {
+    const std::string message = e.what();
+    return message.find("the output belongs to tape") != std::string::npos &&
+           message.find("empty") == std::string::npos;
+  });
 }
 
 BOOST_AUTO_TEST_CASE(adjoint_before_any_sweep_is_an_error) {

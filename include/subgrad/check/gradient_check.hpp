@@ -191,10 +191,13 @@ template <class F, class R>
 GradientReport check_gradient(F&& f, const R& x, const CheckOptions& options = {}) {
   static_assert(detail::is_double_range<R>,
                 "subgrad::check_gradient(f, x): x must be a contiguous range of double");
-  static_assert(
-      detail::is_scalar_function<std::remove_reference_t<F>>,
-      "subgrad::check_gradient(f, x): f must be callable with std::span<const subgrad::Var> and "
-      "return something convertible to subgrad::Var");
+  static_assert(std::invocable<std::remove_reference_t<F>&, std::span<const Var>>,
+                "subgrad::check_gradient(f, x): f must be callable with "
+                "std::span<const subgrad::Var> and return a subgrad::Var");
+  if constexpr (std::invocable<std::remove_reference_t<F>&, std::span<const Var>>) {
+    detail::check_scalar_result<
+        std::invoke_result_t<std::remove_reference_t<F>&, std::span<const Var>>>();
+  }
   if constexpr (detail::is_double_range<R> &&
                 detail::is_scalar_function<std::remove_reference_t<F>>) {
     return detail::check_scalar(

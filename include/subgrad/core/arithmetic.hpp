@@ -26,6 +26,11 @@ struct Sum {
     a.template record<Offset>(indices, partials, multiplier);
     b.template record<Offset + A::leaf_count>(indices, partials, multiplier);
   }
+  template <class F>
+  void for_each_var(F&& f) const {
+    a.for_each_var(f);
+    b.for_each_var(f);
+  }
 };
 
 /// a - b; partials 1 and -1.
@@ -43,6 +48,11 @@ struct Difference {
     a.template record<Offset>(indices, partials, multiplier);
     b.template record<Offset + A::leaf_count>(indices, partials, -multiplier);
   }
+  template <class F>
+  void for_each_var(F&& f) const {
+    a.for_each_var(f);
+    b.for_each_var(f);
+  }
 };
 
 /// a * b; partials b and a.
@@ -59,6 +69,11 @@ struct Product {
   void record(Index* indices, double* partials, double multiplier) const {
     a.template record<Offset>(indices, partials, multiplier * b.value());
     b.template record<Offset + A::leaf_count>(indices, partials, multiplier * a.value());
+  }
+  template <class F>
+  void for_each_var(F&& f) const {
+    a.for_each_var(f);
+    b.for_each_var(f);
   }
 };
 
@@ -78,6 +93,11 @@ struct Quotient {
     a.template record<Offset>(indices, partials, scaled);
     b.template record<Offset + A::leaf_count>(indices, partials, -scaled * result);
   }
+  template <class F>
+  void for_each_var(F&& f) const {
+    a.for_each_var(f);
+    b.for_each_var(f);
+  }
 };
 
 /// -a; partial -1.
@@ -90,6 +110,10 @@ struct Negation {
   template <std::size_t Offset>
   void record(Index* indices, double* partials, double multiplier) const {
     a.template record<Offset>(indices, partials, -multiplier);
+  }
+  template <class F>
+  void for_each_var(F&& f) const {
+    a.for_each_var(f);
   }
 };
 

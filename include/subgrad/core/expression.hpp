@@ -4,7 +4,9 @@
 ///
 /// An expression type E has `static constexpr std::size_t leaf_count`, `double value() const`
 /// and `template <std::size_t Offset> void record(Index*, double*, double multiplier) const`,
-/// which writes d(E)/d(leaf) * multiplier for each Var leaf at position Offset + k.
+/// which writes d(E)/d(leaf) * multiplier for each Var leaf at position Offset + k, and
+/// `template <class F> void for_each_var(F&& f) const`, which calls f on each Var leaf (to check,
+/// before recording, that every leaf is on the active tape).
 /// Expressions hold their operands by value, so they may outlive the statement that made them.
 
 #include <concepts>
@@ -42,6 +44,8 @@ struct Constant {
   constexpr double value() const noexcept { return constant; }
   template <std::size_t Offset>
   constexpr void record(Index*, double*, double) const noexcept {}
+  template <class F>
+  constexpr void for_each_var(F&&) const noexcept {}
 };
 
 namespace detail {

@@ -40,6 +40,18 @@ double grad(const E& y, const Var& x) {
   return Tape::active().adjoint(x.index(), x.tape_id(), "subgrad::grad");
 }
 
+/// grad(y, e) with an expression e does not compile: e would be recorded as a new Var on which y
+/// does not depend, and its derivative would be 0.
+template <Expression E, Expression X>
+requires(!std::same_as<X, Var>) double grad(const E&, const X&) {
+  static_assert(std::same_as<X, Var>,
+                "subgrad::grad(y, x): x is an expression, not a Var: y depends on the Vars the "
+                "expression was built from, not on the expression; assign it to a Var before "
+                "computing y (`Var u = a * b; Var y = f(u); grad(y, u)`) or differentiate with "
+                "respect to a and b");
+  return 0.0;
+}
+
 /// {dy/dx1, dy/dx2, ...}.
 template <Expression E, std::same_as<Var>... Vars>
 requires(sizeof...(Vars) >= 2) std::array<double, sizeof...(Vars)> grad(const E& y,
@@ -103,11 +115,27 @@ struct ValueAndGradient {
 };
 
 namespace detail {
+// A function of Vars to a Var or an expression of Vars. A function returning double is not one:
+// it would compile through Var(double), a new independent variable, and give a zero gradient.
 template <class F>
 concept ScalarFunction = std::invocable<F&, std::span<const Var>> &&
-    std::convertible_to<std::invoke_result_t<F&, std::span<const Var>>, Var>;
+    Expression<std::invoke_result_t<F&, std::span<const Var>>>;
 template <class F>
 constexpr bool is_scalar_function = ScalarFunction<F>;
+
+// The sentences a user sees when f of gradient, value_and_gradient or check_gradient returns the
+// wrong thing.
+template <class Result>
+constexpr void check_scalar_result() {
+  static_assert(
+      !Passive<Result>,
+      "subgrad: the function to differentiate returns a number (double), which carries "
+      "no derivative: build the result from the Vars f is given, in a Var (`Var sum = 0.0; "
+      "for (const Var& v : x) sum += v * v; return sum;`), not in a double accumulator");
+  static_assert(Passive<Result> || Expression<Result>,
+                "subgrad: the function to differentiate must return a subgrad::Var or an "
+                "expression of Vars");
+}
 
 template <class R>
 constexpr bool is_double_range =
@@ -135,9 +163,7 @@ ValueAndGradient value_and_gradient(F&& f, const R& x) {
                 "subgrad::value_and_gradient(f, x): f must be callable with "
                 "std::span<const subgrad::Var>");
   if constexpr (detail::is_double_range<R> && std::invocable<F&, std::span<const Var>>) {
-    static_assert(std::convertible_to<std::invoke_result_t<F&, std::span<const Var>>, Var>,
-                  "subgrad::value_and_gradient(f, x): f must return something convertible to "
-                  "subgrad::Var (a Var or an expression of Vars)");
+    detail::check_scalar_result<std::invoke_result_t<F&, std::span<const Var>>>();
     if constexpr (detail::is_scalar_function<F>)
       return detail::value_and_gradient_on_new_tape(f, x);
   }
@@ -153,9 +179,7 @@ std::vector<double> gradient(F&& f, const R& x) {
   static_assert(std::invocable<F&, std::span<const Var>>,
                 "subgrad::gradient(f, x): f must be callable with std::span<const subgrad::Var>");
   if constexpr (detail::is_double_range<R> && std::invocable<F&, std::span<const Var>>) {
-    static_assert(std::convertible_to<std::invoke_result_t<F&, std::span<const Var>>, Var>,
-                  "subgrad::gradient(f, x): f must return something convertible to subgrad::Var "
-                  "(a Var or an expression of Vars)");
+    detail::check_scalar_result<std::invoke_result_t<F&, std::span<const Var>>>();
     if constexpr (detail::is_scalar_function<F>) {
       return detail::value_and_gradient_on_new_tape(f, x).gradient;
     }

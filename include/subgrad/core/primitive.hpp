@@ -131,6 +131,10 @@ struct UnaryExpression {
         slopes.left == slopes.right ? slopes.left : resolve(slopes, choice.get());
     argument.template record<Offset>(indices, partials, multiplier * derivative);
   }
+  template <class F>
+  void for_each_var(F&& f) const {
+    argument.for_each_var(f);
+  }
 };
 
 /// A binary primitive applied to two expressions (a passive side is a Constant).
@@ -155,6 +159,11 @@ struct BinaryExpression {
     }
     first.template record<Offset>(indices, partials, multiplier * x);
     second.template record<Offset + A::leaf_count>(indices, partials, multiplier * y);
+  }
+  template <class F>
+  void for_each_var(F&& f) const {
+    first.for_each_var(f);
+    second.for_each_var(f);
   }
 };
 

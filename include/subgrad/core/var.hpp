@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include "subgrad/core/expression.hpp"
 #include "subgrad/core/tape.hpp"
@@ -62,6 +63,10 @@ class Var {
     indices[Offset] = index_;
     partials[Offset] = multiplier;
   }
+  template <class F>
+  void for_each_var(F&& f) const {
+    f(*this);
+  }
 
  private:
   friend struct detail::VarAccess;
@@ -75,6 +80,7 @@ class Var {
   template <class E>
   void assign(const E& expression) {
     Tape& tape = Tape::active();
+    check_operands(expression, tape);
     const double value = expression.value();
     index_ = tape.record<E::leaf_count>([&expression](Index* indices, double* partials) {
       expression.template record<0>(indices, partials, 1.0);
@@ -82,6 +88,26 @@ class Var {
     value_ = value;
     tape_ = tape.id();
   }
+
+  // Every Var leaf must be on `tape` (or on none: a default-constructed Var is the constant 0). A
+  // stale one (recorded before clear(), on a destroyed tape, another thread's or an outer tape)
+  // would make the sweep read or write an index that is not its own.
+  template <class E>
+  static void check_operands(const E& expression, const Tape& tape) {
+    if constexpr (requires { expression.for_each_var([](const Var&) {}); }) {
+      const std::uint32_t id = tape.id();
+      bool on_tape = true;
+      expression.for_each_var(
+          [&on_tape, id](const Var& leaf) { on_tape &= (leaf.tape_ == id) | (leaf.tape_ == 0); });
+      if (!on_tape) [[unlikely]] {
+        expression.for_each_var([&tape](const Var& leaf) {
+          if (leaf.tape_ != 0)
+            tape.check_owns(leaf.tape_, "subgrad::Var (recording)", describe(leaf));
+        });
+      }
+    }
+  }
+  static std::string describe(const Var& leaf);
 
   double value_ = 0.0;
   Index index_ = 0;

@@ -64,6 +64,10 @@ struct MaxoutExpression {
     record_pieces<Offset>(indices, partials, multiplier, weights,
                           std::index_sequence_for<Pieces...>{});
   }
+  template <class F>
+  void for_each_var(F&& f) const {
+    std::apply([&f](const auto&... piece) { (piece.for_each_var(f), ...); }, pieces);
+  }
 
  private:
   template <std::size_t Offset, std::size_t... I>
@@ -139,6 +143,12 @@ auto maxout_of_range(const R& pieces, KinkRule rule) {
     static_assert(std::same_as<Element, Var>,
                   "subgrad::maxout(range): the range must hold Var or double");
     Tape& tape = Tape::active();
+    for (const Var& piece : pieces) {
+      if (piece.tape_id() != 0) {
+        tape.check_owns(piece.tape_id(), "subgrad::maxout",
+                        fmt::format("an element (value {})", piece.value()));
+      }
+    }
     std::size_t count = 0;
     for (double w : weights) count += (w != 0.0);
     const Index index = tape.record_dynamic(count, [&](Index* indices, double* partials) {
