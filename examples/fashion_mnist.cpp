@@ -216,11 +216,12 @@ int run(const Options& o) {
     const fashion::Epoch trained =
         fashion::train_epoch(model, *optimizer, set.train, o.batch, o.seed + epoch, progress,
                              {place.rank, place.size}, synchronize);
+    const double training_seconds = progress.seconds();  // before evaluating the test set
     history.train.push_back(over_ranks(trained));
     if (place.root()) test = nn::evaluate_classifier(model, set.test.inputs, set.test.labels);
     history.test.push_back(test);
-    progress.finish(
-        fmt::format("test loss {:.4f}, test accuracy {:.2f}%", test.loss, 100.0 * test.accuracy));
+    progress.finish(fmt::format("training {:.3f} s, test loss {:.4f}, test accuracy {:.2f}%",
+                                training_seconds, test.loss, 100.0 * test.accuracy));
     say(stats.report());
     say("  mean gradient norms:");
     for (const auto& n : trained.mean_norms) say(fmt::format(" {} {:.3g}", n.name, n.norm));
