@@ -47,30 +47,20 @@ struct Options {
 
 Options parse(int argc, char** argv) {
   Options o;
-  for (int k = 1; k < argc; ++k) {
-    const std::string_view option = argv[k];
-    if (k + 1 >= argc)
-      throw subgrad::Error(fmt::format("activation_zoo: {} needs a value", option));
-    const std::string_view value = argv[++k];
-    auto number = [&](auto& out) {
-      const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), out);
-      if (error != std::errc() || end != value.data() + value.size()) {
-        throw subgrad::Error(fmt::format("activation_zoo: {} needs a number", option));
-      }
-    };
+  fashion::read_options(argc, argv, "activation_zoo", [&o](std::string_view option, auto& value) {
     if (option == "--epochs")
-      number(o.epochs);
+      o.epochs = fashion::number<decltype(o.epochs)>(option, value());
     else if (option == "--train-subset")
-      number(o.train_subset);
+      o.train_subset = fashion::number<decltype(o.train_subset)>(option, value());
     else if (option == "--seed")
-      number(o.seed);
+      o.seed = fashion::number<decltype(o.seed)>(option, value());
     else if (option == "--markdown")
-      o.markdown = value;
+      o.markdown = value();
     else if (option == "--plot")
-      o.plot = value;
+      o.plot = value();
     else
       throw subgrad::Error(fmt::format("activation_zoo: unknown option '{}'", option));
-  }
+  });
   return o;
 }
 

@@ -15,6 +15,22 @@
 
 namespace fashion {
 
+// Calls handle(option, value) for each option of the command line; value() takes the argument
+// after the option, or throws an error naming the program and the option when there is none.
+template <class Handle>
+void read_options(int argc, char** argv, std::string_view program, Handle handle) {
+  for (int k = 1; k < argc; ++k) {
+    const std::string_view option = argv[k];
+    auto value = [&]() -> std::string_view {
+      if (k + 1 >= argc) {
+        throw subgrad::Error(fmt::format("{}: {} needs a value", program, option));
+      }
+      return argv[++k];
+    };
+    handle(option, value);
+  }
+}
+
 // A number given on the command line after `option`, all of `text` or an error naming both.
 template <class N>
 N number(std::string_view option, std::string_view text) {

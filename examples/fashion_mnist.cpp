@@ -61,13 +61,7 @@ struct Options {
 
 Options parse(int argc, char** argv) {
   Options o;
-  for (int k = 1; k < argc; ++k) {
-    const std::string_view option = argv[k];
-    auto value = [&]() -> std::string_view {
-      if (k + 1 >= argc)
-        throw subgrad::Error(fmt::format("fashion_mnist: {} needs a value", option));
-      return argv[++k];
-    };
+  fashion::read_options(argc, argv, "fashion_mnist", [&o](std::string_view option, auto& value) {
     if (option == "--activation")
       o.activation = value();
     else if (option == "--kink")
@@ -100,7 +94,7 @@ Options parse(int argc, char** argv) {
       o.min_accuracy = fashion::number<double>(option, value());
     else
       throw subgrad::Error(fmt::format("fashion_mnist: unknown option '{}'", option));
-  }
+  });
   if (o.schedule != "constant" && o.schedule != "cosine") {
     throw subgrad::Error(
         fmt::format("fashion_mnist: --schedule {} is not constant or cosine", o.schedule));

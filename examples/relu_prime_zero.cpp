@@ -65,13 +65,7 @@ constexpr double training_learning_rate = 0.1;
 
 Options parse(int argc, char** argv) {
   Options o;
-  for (int k = 1; k < argc; ++k) {
-    const std::string_view option = argv[k];
-    auto value = [&]() -> std::string_view {
-      if (k + 1 >= argc)
-        throw subgrad::Error(fmt::format("relu_prime_zero: {} needs a value", option));
-      return argv[++k];
-    };
+  fashion::read_options(argc, argv, "relu_prime_zero", [&o](std::string_view option, auto& value) {
     if (option == "--inits")
       o.inits = fashion::number<std::size_t>(option, value());
     else if (option == "--part")
@@ -98,7 +92,7 @@ Options parse(int argc, char** argv) {
       o.data_directory = value();
     else
       throw subgrad::Error(fmt::format("relu_prime_zero: unknown option '{}'", option));
-  }
+  });
   if (o.part != "all" && o.part != "bifurcation" && o.part != "training") {
     throw subgrad::Error(
         fmt::format("relu_prime_zero: --part {} is not bifurcation, training or all", o.part));

@@ -13,6 +13,7 @@
 
 #include "subgrad/forward/derivative.hpp"  // IWYU pragma: export
 #include "subgrad/forward/dual.hpp"        // IWYU pragma: export
+#include "subgrad/forward/hessian.hpp"     // IWYU pragma: export
 
 #include "subgrad/check/gradient_check.hpp"  // IWYU pragma: export
 

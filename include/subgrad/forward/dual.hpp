@@ -151,7 +151,18 @@ concept DualNumber = is_dual<std::remove_cvref_t<T>>::value;
 template <class Rule, class T, class Choice>
 constexpr Dual<T> apply_primitive(const Rule& rule, const Dual<T>& x, Choice choice) {
   const Evaluation<T> at = evaluate(rule, x.value());
-  return {at.value, resolve(at.slopes, choice.get()) * x.tangent()};
+  const T slope = resolve(at.slopes, choice.get());
+  if constexpr (!std::is_same_v<T, double>) {
+    // Nested (Dual<Dual<double>>, Dual<Var>): at a kink the value a rule returns is a constant,
+    // so its own derivative would be 0 whatever the rule; give it the chosen slope instead:
+    // f(x0) + slope (x - x0), which is f(x0) at x0 and has derivative slope.
+    const double left = primal_value(at.slopes.left), right = primal_value(at.slopes.right);
+    if (left != right && left == left && right == right) {
+      const double x0 = primal_value(x.value());
+      return {T(T(primal_value(at.value)) + slope * T(x.value() - x0)), slope * x.tangent()};
+    }
+  }
+  return {at.value, slope * x.tangent()};
 }
 
 namespace detail {

@@ -253,7 +253,7 @@ struct Tanh {
       return {t, {d, d}};
     }
     // In the tails 1 - t^2 cancels; 4e/(1 + e)^2 with e = exp(-2|x|) keeps full precision.
-    const T e = exp(x > 0.0 ? -2.0 * x : 2.0 * x);
+    const T e = exp(x > 0.0 ? T(-2.0 * x) : T(2.0 * x));
     const T d = 4.0 * e / ((1.0 + e) * (1.0 + e));
     return {t, {d, d}};
   }
@@ -319,8 +319,9 @@ struct Sigmoid {
   Evaluation<T> evaluate(const T& x) const {
     using std::exp;
     // With e = exp(-|x|) neither the value nor s(1 - s) = e/(1 + e)^2 cancels or overflows.
-    const T e = exp(x > 0.0 ? -x : x);
-    const T s = x >= 0.0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
+    // (Each branch of ?: is made a T: on a Var they would be expressions of different types.)
+    const T e = exp(x > 0.0 ? T(-x) : x);
+    const T s = x >= 0.0 ? T(1.0 / (1.0 + e)) : T(e / (1.0 + e));
     const T d = e / ((1.0 + e) * (1.0 + e));
     return {s, {d, d}};
   }

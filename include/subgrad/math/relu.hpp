@@ -159,9 +159,11 @@ struct Hardswish {
     if (x > 3.0) return detail::line(x, 1.0);
     // at -3: left 0, right -1/2 (concave); min_norm 0 (= PyTorch >= 2.7, JAX; PyTorch 1.13 gave
     // -1/2)
-    if (x == -3.0) return detail::corner(T(0.0), 0.0, -0.5);
+    // (The quadratic piece's slope is written as a function of x so that nested forward mode
+    // sees its second derivative, 1/3, on that side.)
+    if (x == -3.0) return {T(0.0), {T(0.0), T((2.0 * x + 3.0) / 6.0)}};
     // at 3: left 3/2, right 1 (concave); min_norm 1 (= PyTorch >= 2.7, JAX; PyTorch 1.13 gave 3/2)
-    if (x == 3.0) return detail::corner(T(3.0), 1.5, 1.0);
+    if (x == 3.0) return {T(3.0), {T((2.0 * x + 3.0) / 6.0), T(1.0)}};
     return detail::not_a_number(x);
   }
   std::vector<KinkPoint> kinks(double low, double high) const {
