@@ -78,6 +78,43 @@ const Tape* Tape::find_on_this_thread(std::uint32_t id) noexcept {
   return fallback.id_ == id ? &fallback : nullptr;
 }
 
+namespace detail {
+namespace {
+thread_local bool scratch_in_use = false;
+}
+
+ScratchTape::ScratchTape() {
+  if (scratch_in_use) {
+    own_ = std::make_unique<Tape>();
+    tape_ = own_.get();
+    return;
+  }
+  thread_local Tape scratch{Tape::PassiveTag{}};  // not linked until borrowed
+  scratch_in_use = true;
+  scratch.clear();
+  scratch.previous_ = active_tape;
+  active_tape = &scratch;
+  tape_ = &scratch;
+}
+
+ScratchTape::~ScratchTape() {
+  if (own_) return;
+  // Unlink the scratch tape as ~Tape unlinks a tape (Tapes made inside the scope are gone).
+  if (active_tape == tape_) {
+    active_tape = tape_->previous_;
+  } else {
+    for (Tape* tape = active_tape; tape != nullptr; tape = tape->previous_) {
+      if (tape->previous_ == tape_) {
+        tape->previous_ = tape_->previous_;
+        break;
+      }
+    }
+  }
+  tape_->previous_ = nullptr;
+  scratch_in_use = false;
+}
+}  // namespace detail
+
 Tape& Tape::default_for_thread() {
   thread_local Tape tape{PassiveTag{}};
   return tape;

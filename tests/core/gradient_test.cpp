@@ -1,11 +1,14 @@
-#include "subgrad/core/arithmetic.hpp"
 #include "subgrad/core/gradient.hpp"
+#include "subgrad/core/arithmetic.hpp"
 
 #include <array>
 #include <cmath>
+#include <span>
 #include <vector>
 
 #include <boost/test/unit_test.hpp>
+
+#include "allocation_counter.hpp"
 
 #include "subgrad/math/elementary.hpp"
 
@@ -115,4 +118,37 @@ BOOST_AUTO_TEST_CASE(variables_and_adjoints_in_bulk) {
   BOOST_CHECK_THROW(subgrad::variables(values, room), subgrad::Error);
   tape.clear();
   BOOST_CHECK_THROW(subgrad::adjoints(x), subgrad::Error);  // x belongs to the tape before clear()
+}
+
+BOOST_AUTO_TEST_CASE(repeated_functional_calls_reuse_the_threads_scratch_tape) {
+  // Rosenbrock in 2,000 inputs: the first call makes the scratch tape's memory, the second only
+  // its own vectors (the inputs, their adjoints, the result), whatever the tape's size.
+  auto f = [](std::span<const Var> x) {
+    Var sum = 0.0;
+    for (std::size_t i = 0; i + 1 < x.size(); ++i) {
+      sum +=
+          100.0 * subgrad::square(x[i + 1] - subgrad::square(x[i])) + subgrad::square(1.0 - x[i]);
+    }
+    return sum;
+  };
+  const std::vector<double> x(2000, 0.5);
+  const std::vector<double> first = subgrad::gradient(f, x);
+  const long before = allocation_count.load();
+  const std::vector<double> second = subgrad::gradient(f, x);
+  const long allocations = allocation_count.load() - before;
+  BOOST_TEST(second == first);
+  BOOST_TEST_MESSAGE("allocations of a repeated gradient(): " << allocations);
+  BOOST_TEST(allocations <= 3);
+  // A functional form inside another's f gets a tape of its own; the user's tape stays active.
+  Tape tape;
+  Var a = 2.0;
+  auto outer = [](std::span<const Var> v) {
+    const std::vector<double> inner =
+        subgrad::gradient([](std::span<const Var> w) { return w[0] * w[0] * w[0]; },
+                          std::vector<double>{v[0].value()});
+    return v[0] * inner[0];  // x * 3 x^2 with the inner derivative as a constant
+  };
+  BOOST_TEST(subgrad::gradient(outer, std::vector<double>{2.0})[0] == 12.0);
+  Var b = a * 5.0;
+  BOOST_TEST(subgrad::grad(b, a) == 5.0);
 }

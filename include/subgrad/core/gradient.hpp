@@ -143,7 +143,8 @@ constexpr bool is_double_range =
 
 template <class F, class R>
 ValueAndGradient value_and_gradient_on_new_tape(F& f, const R& x) {
-  Tape tape;
+  detail::ScratchTape scratch;
+  Tape& tape = scratch.tape();
   const std::vector<Var> inputs =
       variables(std::span<const double>(std::ranges::data(x), std::ranges::size(x)));
   const Var y = std::invoke(f, std::span<const Var>(inputs));
@@ -202,7 +203,8 @@ std::vector<std::vector<double>> jacobian(F&& f, const R& x) {
         "subgrad::jacobian(f, x): f must return std::vector<subgrad::Var>");
     if constexpr (std::convertible_to<std::invoke_result_t<F&, std::span<const Var>>,
                                       std::vector<Var>>) {
-      Tape tape;
+      detail::ScratchTape scratch;
+      Tape& tape = scratch.tape();
       const std::vector<Var> inputs =
           variables(std::span<const double>(std::ranges::data(x), std::ranges::size(x)));
       const std::vector<Var> outputs = std::invoke(f, std::span<const Var>(inputs));

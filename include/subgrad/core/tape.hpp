@@ -47,6 +47,7 @@ struct Block {
 };
 
 struct TapeTesting;
+class ScratchTape;
 }  // namespace detail
 
 /// A user-supplied backward function of a node: it reads and adds to the tape's adjoints.
@@ -199,6 +200,7 @@ class Tape {
   [[noreturn]] void throw_bad_adjoint(Index index, std::uint32_t tape,
                                       std::string_view operation) const;
   friend struct detail::TapeTesting;
+  friend class detail::ScratchTape;
 
   struct Node {
     std::uint64_t position;         // statements recorded before the node
@@ -223,5 +225,24 @@ class Tape {
   Tape* previous_ = nullptr;
   bool is_default_ = false;
 };
+
+namespace detail {
+/// The tape of a functional form (gradient, value_and_gradient, jacobian, hessian): the thread's
+/// scratch tape, cleared and made active for the scope, so that repeated calls reuse its memory
+/// instead of faulting in a fresh tape's each time; a call nested in another's f (f itself calls
+/// gradient) gets a Tape of its own. The scratch tape keeps its memory until the thread ends.
+class ScratchTape {
+ public:
+  ScratchTape();
+  ~ScratchTape();
+  ScratchTape(const ScratchTape&) = delete;
+  ScratchTape& operator=(const ScratchTape&) = delete;
+  Tape& tape() noexcept { return *tape_; }
+
+ private:
+  Tape* tape_;
+  std::unique_ptr<Tape> own_;  // the nested case
+};
+}  // namespace detail
 
 }  // namespace subgrad

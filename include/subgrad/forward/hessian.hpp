@@ -75,7 +75,8 @@ std::vector<double> hessian_vector_product(F&& f, const X& x, const V& v) {
       throw Error(fmt::format("subgrad::hessian_vector_product: x has {} elements but v has {}",
                               point.size(), direction.size()));
     }
-    Tape tape;
+    detail::ScratchTape scratch;
+    Tape& tape = scratch.tape();
     std::vector<double> out(point.size());
     detail::hessian_vector_product_on(tape, f, point, direction, std::span<double>(out));
     return out;
@@ -91,7 +92,8 @@ std::vector<std::vector<double>> hessian(F&& f, const X& x) {
   std::vector<std::vector<double>> rows;
   if constexpr (detail::SecondOrderFunction<std::remove_reference_t<F>>) {
     const std::span<const double> point(std::ranges::data(x), std::ranges::size(x));
-    Tape tape;
+    detail::ScratchTape scratch;
+    Tape& tape = scratch.tape();
     std::vector<double> unit(point.size(), 0.0);
     for (std::size_t i = 0; i < point.size(); ++i) {
       unit[i] = 1.0;
