@@ -28,7 +28,7 @@ std::uint32_t next_tape_id() {
 // The hot loop: statements [low, high) of one block, last to first.
 void sweep_statements(const detail::Block& block, std::size_t low, std::size_t high,
                       std::size_t& operand, std::size_t& large, double* adjoints) {
-  const std::uint8_t* counts = block.counts.get();
+  const detail::OperandCount* counts = block.counts.get();
   const Index* indices = block.indices.get();
   const double* partials = block.partials.get();
   const double* left_hand_sides = adjoints + block.first_statement + 1;
@@ -36,7 +36,7 @@ void sweep_statements(const detail::Block& block, std::size_t low, std::size_t h
   low = std::max(low, block.first_with_operands);
   for (std::size_t statement = high; statement > low;) {
     --statement;
-    std::size_t count = counts[statement];
+    auto count = static_cast<std::size_t>(counts[statement]);
     if (count == detail::large_statement) [[unlikely]]
       count = block.large_counts[--large];
     operand -= count;
@@ -189,7 +189,7 @@ detail::Block* Tape::grow(std::size_t operands_needed) {
     auto block = std::make_unique<detail::Block>();
     block->indices = std::make_unique_for_overwrite<Index[]>(wanted);
     block->partials = std::make_unique_for_overwrite<double[]>(wanted);
-    block->counts = std::make_unique_for_overwrite<std::uint8_t[]>(wanted);
+    block->counts = std::make_unique_for_overwrite<detail::OperandCount[]>(wanted);
     block->operand_capacity = wanted;
     block->statement_allocated = wanted;
     blocks_.push_back(std::move(block));
@@ -300,7 +300,7 @@ void Tape::sweep(std::uint64_t end) {
       large = block->large_counts.size();
     } else {  // the output lies inside the block: count the operands of the statements before it
       for (std::size_t s = 0; s < high; ++s) {
-        const std::size_t count = block->counts[s];
+        const auto count = static_cast<std::size_t>(block->counts[s]);
         if (count == detail::large_statement) {
           operand += block->large_counts[large++];
         } else {

@@ -1,11 +1,12 @@
 #include "subgrad/core/primitive.hpp"
 
 #include <cmath>
+#include <optional>
 
 #include <boost/test/unit_test.hpp>
 
-#include "subgrad/core/gradient.hpp"
 #include "subgrad/core/arithmetic.hpp"
+#include "subgrad/core/gradient.hpp"
 #include "subgrad/core/var.hpp"
 
 using subgrad::Slopes;
@@ -87,16 +88,25 @@ BOOST_AUTO_TEST_CASE(a_user_rule_at_its_kink_under_every_rule) {
   }
 }
 
-BOOST_AUTO_TEST_CASE(the_rule_in_force_at_recording_decides) {
+// As for tensors and Dual: the rule in force when the expression is built decides, not the one
+// in force when it is assigned.
+BOOST_AUTO_TEST_CASE(the_rule_in_force_when_built_decides) {
   Tape tape;
   Var x = 0.0;
-  auto held = cube_or_line(x);  // built under min_norm, recorded under left
+  auto under_min_norm = cube_or_line(x);
   Var y;
   {
     subgrad::KinkScope scope{kink::left};
-    y = held;
+    y = under_min_norm;
   }
-  BOOST_TEST(subgrad::grad(y, x) == 2.0);
+  BOOST_TEST(subgrad::grad(y, x) == 0.0);
+  std::optional<decltype(cube_or_line(x))> under_left;
+  {
+    subgrad::KinkScope scope{kink::left};
+    under_left.emplace(cube_or_line(x));
+  }
+  Var z = *under_left;
+  BOOST_TEST(subgrad::grad(z, x) == 2.0);
 }
 
 BOOST_AUTO_TEST_CASE(rules_carry_parameters) {

@@ -18,9 +18,8 @@ struct Sum {
   static constexpr std::size_t leaf_count = A::leaf_count + B::leaf_count;
   A a;
   B b;
-  double result;
-  constexpr Sum(const A& a_, const B& b_) : a(a_), b(b_), result(a_.value() + b_.value()) {}
-  constexpr double value() const noexcept { return result; }
+  constexpr Sum(const A& a_, const B& b_) : a(a_), b(b_) {}
+  constexpr double value() const noexcept { return a.value() + b.value(); }
   template <std::size_t Offset>
   void record(Index* indices, double* partials, double multiplier) const {
     a.template record<Offset>(indices, partials, multiplier);
@@ -40,9 +39,8 @@ struct Difference {
   static constexpr std::size_t leaf_count = A::leaf_count + B::leaf_count;
   A a;
   B b;
-  double result;
-  constexpr Difference(const A& a_, const B& b_) : a(a_), b(b_), result(a_.value() - b_.value()) {}
-  constexpr double value() const noexcept { return result; }
+  constexpr Difference(const A& a_, const B& b_) : a(a_), b(b_) {}
+  constexpr double value() const noexcept { return a.value() - b.value(); }
   template <std::size_t Offset>
   void record(Index* indices, double* partials, double multiplier) const {
     a.template record<Offset>(indices, partials, multiplier);
@@ -62,9 +60,8 @@ struct Product {
   static constexpr std::size_t leaf_count = A::leaf_count + B::leaf_count;
   A a;
   B b;
-  double result;
-  constexpr Product(const A& a_, const B& b_) : a(a_), b(b_), result(a_.value() * b_.value()) {}
-  constexpr double value() const noexcept { return result; }
+  constexpr Product(const A& a_, const B& b_) : a(a_), b(b_) {}
+  constexpr double value() const noexcept { return a.value() * b.value(); }
   template <std::size_t Offset>
   void record(Index* indices, double* partials, double multiplier) const {
     a.template record<Offset>(indices, partials, multiplier * b.value());

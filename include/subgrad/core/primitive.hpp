@@ -104,7 +104,7 @@ constexpr std::string_view rule_name() {
   }
 }
 
-/// The kink rule of a statement is the thread's rule at recording time ...
+/// The kink rule of a statement is the thread's rule when its expression is built ...
 struct ThreadKinkRule {
   KinkRule get() const noexcept { return current_kink_rule(); }
 };
@@ -114,21 +114,34 @@ struct CallKinkRule {
   KinkRule get() const noexcept { return rule; }
 };
 
-/// A unary primitive applied to an expression; value and slopes are computed when it is built,
-/// and the kink rule is applied when the statement is recorded.
-template <Expression A, class Choice = ThreadKinkRule>
+/// The derivative a kink rule picks from one-sided slopes; the rule is read only at a kink.
+template <class Choice>
+constexpr double chosen_derivative(const Slopes& slopes, const Choice& choice) {
+  return slopes.left == slopes.right ? slopes.left : resolve(slopes, choice.get());
+}
+/// The partials a kink rule picks for a binary primitive; the rule is read only at a kink.
+template <class Choice>
+constexpr BinaryPartials<double> chosen_partials(const BinarySlopes& slopes, const Choice& choice) {
+  if (slopes.x.left == slopes.x.right && slopes.y.left == slopes.y.right) {
+    return {slopes.x.left, slopes.y.left};
+  }
+  return resolve(slopes, choice.get());
+}
+
+/// A unary primitive applied to an expression. Value and derivative are fixed when it is built,
+/// with the kink rule in force then (the statement's rule). A node holds only what recording
+/// needs: a compiler keeps small nodes in registers (GCC stops at 64 bytes under -mtune=znver3),
+/// while a larger one is copied through memory at every level of nesting.
+template <Expression A>
 struct UnaryExpression {
   using subgrad_expression_tag = void;
   static constexpr std::size_t leaf_count = A::leaf_count;
   A argument;
   double result;
-  Slopes slopes;
-  [[no_unique_address]] Choice choice;
+  double derivative;
   constexpr double value() const noexcept { return result; }
   template <std::size_t Offset>
   void record(Index* indices, double* partials, double multiplier) const {
-    const double derivative =
-        slopes.left == slopes.right ? slopes.left : resolve(slopes, choice.get());
     argument.template record<Offset>(indices, partials, multiplier * derivative);
   }
   template <class F>
@@ -137,28 +150,21 @@ struct UnaryExpression {
   }
 };
 
-/// A binary primitive applied to two expressions (a passive side is a Constant).
-template <Expression A, Expression B, class Choice = ThreadKinkRule>
+/// A binary primitive applied to two expressions (a passive side is a Constant); its partials
+/// are fixed when it is built, as for UnaryExpression.
+template <Expression A, Expression B>
 struct BinaryExpression {
   using subgrad_expression_tag = void;
   static constexpr std::size_t leaf_count = A::leaf_count + B::leaf_count;
   A first;
   B second;
   double result;
-  BinarySlopes slopes;
-  [[no_unique_address]] Choice choice;
+  BinaryPartials<double> partials;
   constexpr double value() const noexcept { return result; }
   template <std::size_t Offset>
-  void record(Index* indices, double* partials, double multiplier) const {
-    double x = slopes.x.left;
-    double y = slopes.y.left;
-    if (x != slopes.x.right || y != slopes.y.right) {
-      const BinaryPartials<double> chosen = resolve(slopes, choice.get());
-      x = chosen.x;
-      y = chosen.y;
-    }
-    first.template record<Offset>(indices, partials, multiplier * x);
-    second.template record<Offset + A::leaf_count>(indices, partials, multiplier * y);
+  void record(Index* indices, double* partials_out, double multiplier) const {
+    first.template record<Offset>(indices, partials_out, multiplier * partials.x);
+    second.template record<Offset + A::leaf_count>(indices, partials_out, multiplier * partials.y);
   }
   template <class F>
   void for_each_var(F&& f) const {
@@ -187,13 +193,13 @@ struct Primitive {
   requires UnaryRule<Rule>
   constexpr UnaryExpression<E> operator()(const E& x) const {
     const Evaluation<double> at = evaluate(rule, x.value());
-    return UnaryExpression<E>{x, at.value, at.slopes, {}};
+    return UnaryExpression<E>{x, at.value, chosen_derivative(at.slopes, ThreadKinkRule{})};
   }
   template <Expression E>
   requires UnaryRule<Rule>
-  constexpr UnaryExpression<E, CallKinkRule> operator()(const E& x, KinkRule kink_rule) const {
+  constexpr UnaryExpression<E> operator()(const E& x, KinkRule kink_rule) const {
     const Evaluation<double> at = evaluate(rule, x.value());
-    return UnaryExpression<E, CallKinkRule>{x, at.value, at.slopes, {kink_rule}};
+    return UnaryExpression<E>{x, at.value, chosen_derivative(at.slopes, CallKinkRule{kink_rule})};
   }
   /// Other argument types (Dual, tensors) supply an `apply_primitive(rule, x, choice)` overload
   /// found by ADL; `choice.get()` is the kink rule in force.
@@ -251,8 +257,8 @@ struct Primitive {
     using First = detail::ExpressionOf<X>;
     using Second = detail::ExpressionOf<Y>;
     const BinaryEvaluation at = evaluate(rule, primal_value(x), primal_value(y));
-    return BinaryExpression<First, Second, Choice>{
-        detail::as_expression(x), detail::as_expression(y), at.value, at.slopes, choice};
+    return BinaryExpression<First, Second>{detail::as_expression(x), detail::as_expression(y),
+                                           at.value, chosen_partials(at.slopes, choice)};
   }
 };
 

@@ -24,6 +24,9 @@ class Tape;
 
 namespace detail {
 inline thread_local Tape* active_tape = nullptr;
+/// A statement's operand count, in a byte. Not a character type, so that a store of one does not
+/// force the compiler to reload the block's cursors (a char may alias anything; an enum may not).
+enum class OperandCount : std::uint8_t {};
 /// Statements whose operand count does not fit in a byte store this marker and the count apart.
 inline constexpr unsigned large_statement = 255;
 
@@ -31,7 +34,7 @@ inline constexpr unsigned large_statement = 255;
 struct Block {
   std::unique_ptr<Index[]> indices;
   std::unique_ptr<double[]> partials;
-  std::unique_ptr<std::uint8_t[]> counts;
+  std::unique_ptr<OperandCount[]> counts;
   std::vector<std::uint32_t> large_counts;
   std::size_t operand_capacity = 0;
   /// Statements this block may hold: its allocation, less where the 32-bit index space ends.
@@ -187,9 +190,10 @@ class Tape {
       block->first_with_operands = block->statement_used;
     block->operand_used += count;
     if (count < detail::large_statement) [[likely]] {
-      block->counts[block->statement_used] = static_cast<std::uint8_t>(count);
+      block->counts[block->statement_used] = static_cast<detail::OperandCount>(count);
     } else {
-      block->counts[block->statement_used] = detail::large_statement;
+      block->counts[block->statement_used] =
+          static_cast<detail::OperandCount>(detail::large_statement);
       block->large_counts.push_back(static_cast<std::uint32_t>(count));
     }
     ++block->statement_used;

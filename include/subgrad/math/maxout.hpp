@@ -39,7 +39,8 @@ constexpr std::array<std::size_t, sizeof...(Counts)> prefix_offsets() {
 }
 }  // namespace detail
 
-/// maxout over a fixed number of expressions; weights are chosen when the statement is recorded.
+/// maxout over a fixed number of expressions; the weights of the pieces are chosen when it is
+/// built, with the kink rule in force then (as for every primitive).
 template <class Choice, Expression... Pieces>
 struct MaxoutExpression {
   using subgrad_expression_tag = void;
@@ -47,22 +48,17 @@ struct MaxoutExpression {
   static constexpr std::array<std::size_t, sizeof...(Pieces)> offsets =
       detail::prefix_offsets<Pieces::leaf_count...>();
   std::tuple<Pieces...> pieces;
-  std::array<double, sizeof...(Pieces)> values;
+  std::array<double, sizeof...(Pieces)> weights;
   double result;
-  [[no_unique_address]] Choice choice;
 
-  MaxoutExpression(Choice choice_, const Pieces&... pieces_)
-      : pieces(pieces_...),
-        values{pieces_.value()...},
-        result(detail::largest_value(values)),
-        choice(choice_) {}
+  MaxoutExpression(Choice choice, const Pieces&... pieces_) : pieces(pieces_...) {
+    const std::array<double, sizeof...(Pieces)> values{pieces_.value()...};
+    result = detail::maxout_weights(values, choice.get(), weights);
+  }
   double value() const noexcept { return result; }
   template <std::size_t Offset>
   void record(Index* indices, double* partials, double multiplier) const {
-    std::array<double, sizeof...(Pieces)> weights{};
-    detail::maxout_weights(values, choice.get(), weights);
-    record_pieces<Offset>(indices, partials, multiplier, weights,
-                          std::index_sequence_for<Pieces...>{});
+    record_pieces<Offset>(indices, partials, multiplier, std::index_sequence_for<Pieces...>{});
   }
   template <class F>
   void for_each_var(F&& f) const {
@@ -72,7 +68,6 @@ struct MaxoutExpression {
  private:
   template <std::size_t Offset, std::size_t... I>
   void record_pieces(Index* indices, double* partials, double multiplier,
-                     const std::array<double, sizeof...(Pieces)>& weights,
                      std::index_sequence<I...>) const {
     (std::get<I>(pieces).template record<Offset + offsets[I]>(indices, partials,
                                                               multiplier * weights[I]),
