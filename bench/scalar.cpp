@@ -11,6 +11,7 @@
 #include <fstream>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -68,7 +69,7 @@ struct MlpData {
 const MlpData mlp_data;
 
 template <class T>
-T mlp(const std::vector<T>& p) {
+T mlp(std::span<const T> p) {
   const T* w1 = p.data();
   const T* b1 = w1 + hidden * inputs;
   const T* w2 = b1 + hidden;
@@ -103,7 +104,7 @@ std::vector<double> mlp_point() {
 }
 
 template <class T>
-T rosenbrock(const std::vector<T>& x) {
+T rosenbrock(std::span<const T> x) {
   T f = 0.0;
   for (std::size_t i = 0; i + 1 < x.size(); ++i) {
     f += 100.0 * square_of(x[i + 1] - x[i] * x[i]) + square_of(1.0 - x[i]);
@@ -117,7 +118,7 @@ std::vector<double> rosenbrock_point() {
 }
 
 template <class T>
-T softplus_max(const std::vector<T>& x) {
+T softplus_max(std::span<const T> x) {
   T f = 0.0;
   for (std::size_t i = 0; i + 1 < x.size(); ++i) f += softplus_max_term(x[i], x[i + 1]);
   return f;
@@ -126,6 +127,84 @@ std::vector<double> softplus_max_point() {
   std::vector<double> x(100000);
   for (std::size_t i = 0; i < x.size(); ++i) x[i] = 3.0 * std::sin(0.001 * static_cast<double>(i));
   return x;
+}
+
+// advection: Adept's published benchmark. 100 grid points, 2000 time steps of a flux-form scheme
+// with Courant number c = 0.125 and periodic boundaries; J = sum 0.1 * q_final, differentiated with
+// respect to the initial profile.
+constexpr int advection_points = 100, advection_steps = 2000;
+constexpr double courant = 0.125;
+
+struct LaxWendroffFlux {
+  template <class T>
+  T operator()(const T& left, const T& right) const {
+    return 0.5 * courant * (left + right + courant * (left - right));
+  }
+};
+struct ToonFlux {
+  template <class T>
+  T operator()(const T& left, const T& right) const {
+    using std::exp;
+    using std::log;
+    return (exp(courant * log(left / right)) - 1.0) * left * right / (left - right);
+  }
+};
+
+template <class T, class Flux>
+T advection(std::span<const T> initial, Flux flux) {
+  std::vector<T> q(initial.begin(), initial.end());
+  std::vector<T> fluxes(advection_points - 1);
+  for (int step = 0; step < advection_steps; ++step) {
+    for (int i = 0; i < advection_points - 1; ++i) fluxes[i] = flux(q[i], q[i + 1]);
+    for (int i = 1; i < advection_points - 1; ++i) q[i] += fluxes[i - 1] - fluxes[i];
+    q[0] = q[advection_points - 2];
+    q[advection_points - 1] = q[1];
+  }
+  T J = 0.0;
+  for (int i = 0; i < advection_points; ++i) J += 0.1 * q[i];
+  return J;
+}
+std::vector<double> advection_point() {
+  std::vector<double> q(advection_points);
+  for (int i = 0; i < advection_points; ++i) {
+    q[i] = 1.5 + 0.5 * std::sin(2.0 * M_PI * i / (advection_points - 1.5));
+  }
+  return q;
+}
+
+// The floor: Lax-Wendroff's adjoint by hand. The scheme is linear, so the reverse sweep needs no
+// stored state: each flux is A * q[i] + B * q[i + 1]. The forward pass runs too, for J.
+double lax_wendroff_by_hand(const std::vector<double>& initial, std::vector<double>& gradient) {
+  constexpr int n = advection_points;
+  constexpr double A = 0.5 * courant * (1.0 + courant), B = 0.5 * courant * (1.0 - courant);
+  double q[n], flux[n - 1];
+  std::copy(initial.begin(), initial.end(), q);
+  for (int step = 0; step < advection_steps; ++step) {
+    for (int i = 0; i < n - 1; ++i) flux[i] = A * q[i] + B * q[i + 1];
+    for (int i = 1; i < n - 1; ++i) q[i] += flux[i - 1] - flux[i];
+    q[0] = q[n - 2];
+    q[n - 1] = q[1];
+  }
+  double J = 0.0;
+  for (int i = 0; i < n; ++i) J += 0.1 * q[i];
+
+  double adjoint[n], flux_adjoint[n - 1];
+  std::fill(adjoint, adjoint + n, 0.1);
+  for (int step = 0; step < advection_steps; ++step) {
+    adjoint[1] += adjoint[n - 1];
+    adjoint[n - 1] = 0.0;
+    adjoint[n - 2] += adjoint[0];
+    adjoint[0] = 0.0;
+    // Flux i adds to q[i + 1] and takes from q[i]; q[0] and q[n - 1] were overwritten by the
+    // boundary, so their adjoints are 0 here and the end fluxes need no special case.
+    for (int i = 0; i < n - 1; ++i) flux_adjoint[i] = adjoint[i + 1] - adjoint[i];
+    for (int i = 0; i < n - 1; ++i) {
+      adjoint[i] += A * flux_adjoint[i];
+      adjoint[i + 1] += B * flux_adjoint[i];
+    }
+  }
+  std::copy(adjoint, adjoint + n, gradient.begin());
+  return J;
 }
 
 // Median wall time of `run` in nanoseconds: at least `min_runs` runs and about `budget` seconds.
@@ -150,37 +229,66 @@ volatile double sink = 0.0;  // keeps the plain function from being optimised aw
 
 struct Row {
   std::string name;
-  double plain_ns = 0, subgrad_ns = 0;
-  std::optional<double> adolc_ns;
+  double plain_ns = 0, tape_ns = 0, functional_ns = 0;
+  std::optional<double> adolc_ns, hand_ns;
   double bytes_per_operand = 0, bytes_per_statement = 0;
   std::size_t statements = 0, operands = 0;
-  std::optional<double> max_difference;
+  std::optional<double> max_difference;  // from ADOL-C's gradient and the hand-written one
 };
 
+using HandGradient = double (*)(const std::vector<double>&, std::vector<double>&);
+
 template <class Function>
-Row measure(std::string name, Function function, const std::vector<double>& point) {
+Row measure(std::string name, Function function, const std::vector<double>& point,
+            HandGradient by_hand = nullptr) {
   Row row;
   row.name = std::move(name);
   row.plain_ns = median_ns([&] { sink = sink + function.template operator()<double>(point); });
 
+  // The tape API: a reused Tape, the inputs and the gradient moved in one call each.
   subgrad::Tape tape;
   std::vector<double> gradient(point.size());
   std::vector<Var> x(point.size());
-  auto subgrad_gradient = [&] {
+  auto tape_gradient = [&] {
     tape.clear();
-    subgrad::variables(point, x);  // the independent variables, in one tape call
-    const Var y = function.template operator()<Var>(x);
+    subgrad::variables(point, x);
+    const Var y = function.template operator()<Var>(std::span<const Var>(x));
     subgrad::backward(y);
     subgrad::adjoints(x, gradient);
   };
-  row.subgrad_ns = median_ns(subgrad_gradient);
-  subgrad_gradient();
+  row.tape_ns = median_ns(tape_gradient);
+  tape_gradient();
   row.statements = tape.statement_count();
   row.operands = tape.operand_count();
   row.bytes_per_operand =
       static_cast<double>(tape.memory_bytes()) / static_cast<double>(row.operands);
   row.bytes_per_statement =
       static_cast<double>(tape.memory_bytes()) / static_cast<double>(row.statements);
+
+  // The functional API: one call, on the thread's scratch tape.
+  std::vector<double> functional;
+  auto functional_gradient = [&] {
+    functional = subgrad::gradient(
+        [&](std::span<const Var> v) { return function.template operator()<Var>(v); }, point);
+  };
+  row.functional_ns = median_ns(functional_gradient);
+  if (functional != gradient) {
+    throw subgrad::Error(
+        fmt::format("{}: subgrad::gradient(f, x) differs from the tape's", row.name));
+  }
+
+  double difference = 0.0;
+  auto compare = [&](const std::vector<double>& other) {
+    for (std::size_t i = 0; i < point.size(); ++i) {
+      difference = std::max(difference, std::abs(gradient[i] - other[i]));
+    }
+    row.max_difference = difference;
+  };
+  if (by_hand != nullptr) {
+    std::vector<double> hand(point.size());
+    row.hand_ns = median_ns([&] { sink = sink + by_hand(point, hand); });
+    compare(hand);
+  }
 
 #ifdef SUBGRAD_BENCH_ADOLC
   std::vector<double> adolc_gradient(point.size());
@@ -190,7 +298,7 @@ Row measure(std::string name, Function function, const std::vector<double>& poin
     trace_on(tag, 1, buffer, buffer, buffer, buffer);
     std::vector<adouble> ax(point.size());
     for (std::size_t i = 0; i < point.size(); ++i) ax[i] <<= point[i];
-    adouble ay = function.template operator()<adouble>(ax);
+    adouble ay = function.template operator()<adouble>(std::span<const adouble>(ax));
     double y = 0.0;
     ay >>= y;
     trace_off();
@@ -199,43 +307,57 @@ Row measure(std::string name, Function function, const std::vector<double>& poin
   };
   row.adolc_ns = median_ns(adolc);
   adolc();
-  double difference = 0.0;
-  for (std::size_t i = 0; i < point.size(); ++i) {
-    difference = std::max(difference, std::abs(gradient[i] - adolc_gradient[i]));
-  }
-  row.max_difference = difference;
+  compare(adolc_gradient);
 #endif
   return row;
 }
 
 struct Mlp {
   template <class T>
-  T operator()(const std::vector<T>& p) const {
+  T operator()(std::span<const T> p) const {
     return mlp(p);
   }
 };
 struct Rosenbrock {
   template <class T>
-  T operator()(const std::vector<T>& x) const {
+  T operator()(std::span<const T> x) const {
     return rosenbrock(x);
   }
 };
 struct SoftplusMax {
   template <class T>
-  T operator()(const std::vector<T>& x) const {
+  T operator()(std::span<const T> x) const {
     return softplus_max(x);
   }
 };
+struct AdvectionLaxWendroff {
+  template <class T>
+  T operator()(std::span<const T> x) const {
+    return advection(x, LaxWendroffFlux{});
+  }
+};
+struct AdvectionToon {
+  template <class T>
+  T operator()(std::span<const T> x) const {
+    return advection(x, ToonFlux{});
+  }
+};
+
+std::string optional_figure(const std::optional<double>& ns, double scale = 1.0,
+                            std::string_view none = "null") {
+  return ns ? fmt::format("{:.1f}", *ns / scale) : std::string(none);
+}
 
 void write_json_atomically(const std::filesystem::path& path, const std::vector<Row>& rows) {
-  std::string text = "{\"cases\": [";
+  std::string text = fmt::format("{{\"flags\": \"{}\", \"cases\": [", SUBGRAD_BENCH_FLAGS);
   for (std::size_t i = 0; i < rows.size(); ++i) {
     const Row& r = rows[i];
     text += fmt::format(
-        "{}\n  {{\"name\": \"{}\", \"plain_ns\": {:.1f}, \"subgrad_ns\": {:.1f}, \"adolc_ns\": {}, "
+        "{}\n  {{\"name\": \"{}\", \"plain_ns\": {:.1f}, \"tape_ns\": {:.1f}, "
+        "\"functional_ns\": {:.1f}, \"adolc_ns\": {}, \"hand_ns\": {}, "
         "\"bytes_per_operand\": {:.3f}, \"bytes_per_statement\": {:.3f}}}",
-        i == 0 ? "" : ",", r.name, r.plain_ns, r.subgrad_ns,
-        r.adolc_ns ? fmt::format("{:.1f}", *r.adolc_ns) : std::string("null"), r.bytes_per_operand,
+        i == 0 ? "" : ",", r.name, r.plain_ns, r.tape_ns, r.functional_ns,
+        optional_figure(r.adolc_ns), optional_figure(r.hand_ns), r.bytes_per_operand,
         r.bytes_per_statement);
   }
   text += "\n]}\n";
@@ -260,25 +382,34 @@ int main(int argc, char** argv) {
     rows.push_back(measure("mlp", Mlp{}, mlp_point()));
     rows.push_back(measure("rosenbrock", Rosenbrock{}, rosenbrock_point()));
     rows.push_back(measure("softplus_max", SoftplusMax{}, softplus_max_point()));
+    rows.push_back(
+        measure("advection_lw", AdvectionLaxWendroff{}, advection_point(), lax_wendroff_by_hand));
+    rows.push_back(measure("advection_toon", AdvectionToon{}, advection_point()));
 
-    fmt::print("{:<13} {:>11} {:>12} {:>12} {:>9} {:>9} {:>10} {:>10} {:>9} {:>11}\n", "case",
-               "plain us", "subgrad us", "ADOL-C us", "subgrad x", "ADOL-C x", "operands",
-               "B/operand", "B/stmt", "max |diff|");
+    fmt::print("bench_scalar, built with: {}\n", SUBGRAD_BENCH_FLAGS);
+    fmt::print(
+        "{:<15} {:>9} {:>9} {:>9} {:>9} {:>8} | {:>6} {:>6} {:>6} {:>6} | {:>8} {:>6} {:>9}\n",
+        "case", "plain us", "tape us", "grad() us", "ADOL-C us", "hand us", "tape", "grad()",
+        "ADOL-C", "hand", "operands", "B/op", "max|diff|");
     for (const Row& r : rows) {
       fmt::print(
-          "{:<13} {:>11.1f} {:>12.1f} {:>12} {:>9.1f} {:>9} {:>10} {:>10.2f} {:>9.2f} {:>11}\n",
-          r.name, r.plain_ns / 1e3, r.subgrad_ns / 1e3,
-          r.adolc_ns ? fmt::format("{:.1f}", *r.adolc_ns / 1e3) : std::string("n/a"),
-          r.subgrad_ns / r.plain_ns,
-          r.adolc_ns ? fmt::format("{:.1f}", *r.adolc_ns / r.plain_ns) : std::string("n/a"),
-          r.operands, r.bytes_per_operand, r.bytes_per_statement,
+          "{:<15} {:>9.1f} {:>9.1f} {:>9.1f} {:>9} {:>8} | {:>6.1f} {:>6.1f} {:>6} {:>6} | {:>8} "
+          "{:>6.2f} {:>9}\n",
+          r.name, r.plain_ns / 1e3, r.tape_ns / 1e3, r.functional_ns / 1e3,
+          optional_figure(r.adolc_ns, 1e3, "n/a"), optional_figure(r.hand_ns, 1e3, "n/a"),
+          r.tape_ns / r.plain_ns, r.functional_ns / r.plain_ns,
+          optional_figure(r.adolc_ns, r.plain_ns, "n/a"),
+          optional_figure(r.hand_ns, r.plain_ns, "n/a"), r.operands, r.bytes_per_operand,
           r.max_difference ? fmt::format("{:.1e}", *r.max_difference) : std::string("n/a"));
     }
-    fmt::print("(medians; 'x' = gradient time / plain time; ADOL-C: {})\n",
+    fmt::print(
+        "(medians; right of the bar: gradient time / plain time. tape: a reused subgrad::Tape with "
+        "variables()/adjoints(); grad(): subgrad::gradient(f, x); hand: a hand-written adjoint; "
+        "ADOL-C: {})\n",
 #ifdef SUBGRAD_BENCH_ADOLC
-               "taped with trace_on/trace_off, gradient by fos_reverse"
+        "trace_on/trace_off, gradient by fos_reverse"
 #else
-               "not built (needs libadolc-dev and -DSUBGRAD_BENCH_ADOLC=ON)"
+        "not built (needs libadolc-dev and -DSUBGRAD_BENCH_ADOLC=ON)"
 #endif
     );
     if (json) write_json_atomically(*json, rows);
