@@ -146,6 +146,20 @@ struct is_dual<Dual<T>> : std::true_type {};
 template <class T>
 concept DualNumber = is_dual<std::remove_cvref_t<T>>::value;
 
+namespace detail {
+/// partial * tangent, where a zero tangent contributes exactly nothing, even through an infinite
+/// or NaN partial: an input that does not move does not move the output. Reverse mode agrees:
+/// its sweep passes nothing on from a zero adjoint.
+template <class T>
+constexpr T along_tangent(const T& partial, const T& tangent) {
+  if constexpr (std::is_same_v<T, double>) {
+    return tangent == 0.0 ? 0.0 : partial * tangent;
+  } else {
+    return partial * tangent;
+  }
+}
+}  // namespace detail
+
 /// A unary primitive on a Dual: the rule's value, and the tangent times the slope the kink rule
 /// picks (the same `evaluate` and `resolve` as reverse mode).
 template <class Rule, class T, class Choice>
@@ -159,10 +173,11 @@ constexpr Dual<T> apply_primitive(const Rule& rule, const Dual<T>& x, Choice cho
     const double left = primal_value(at.slopes.left), right = primal_value(at.slopes.right);
     if (left != right && left == left && right == right) {
       const double x0 = primal_value(x.value());
-      return {T(T(primal_value(at.value)) + slope * T(x.value() - x0)), slope * x.tangent()};
+      return {T(T(primal_value(at.value)) + slope * T(x.value() - x0)),
+              detail::along_tangent(slope, x.tangent())};
     }
   }
-  return {at.value, slope * x.tangent()};
+  return {at.value, detail::along_tangent(slope, x.tangent())};
 }
 
 namespace detail {
@@ -189,7 +204,8 @@ requires(DualNumber<X> || DualNumber<Y>) && BinaryRule<Rule> constexpr auto appl
   const D second = detail::as_dual<T>(y);
   const BasicBinaryEvaluation<T> at = evaluate(rule, first.value(), second.value());
   const BinaryPartials<T> chosen = resolve(at.slopes, choice.get());
-  return D{at.value, chosen.x * first.tangent() + chosen.y * second.tangent()};
+  return D{at.value, detail::along_tangent(chosen.x, first.tangent()) +
+                         detail::along_tangent(chosen.y, second.tangent())};
 }
 
 namespace detail {

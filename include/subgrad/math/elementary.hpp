@@ -467,25 +467,17 @@ struct Pow {
   BasicBinarySlopes<T> slopes(const T& x, const T& y) const {
     using std::log;
     const T v = value(x, y);
-    const T dx = y == 0.0 ? T(0.0) : y * value(x, T(y - 1.0));
-    const T dy = x == 0.0 ? T(0.0) : log(x) * v;
+    T dx = y == 0.0 ? T(0.0) : y * value(x, T(y - 1.0));
+    T dy = x == 0.0 ? T(0.0) : log(x) * v;
+    // Where the value is a number but a partial is not, the formula met 0 * inf (x^(y-1) = 0
+    // with infinite y; log x infinite with x^y = 0: the limit is 0), a value IEEE pins whatever
+    // the other input (pow(1, NaN) = pow(NaN, 0) = 1), or a negative base, where x^y exists
+    // at integer y only and has no derivative in y. 0 in each case.
+    if (!std::isnan(primal_value(v))) {
+      if (std::isnan(primal_value(dx))) dx = T(0.0);
+      if (std::isnan(primal_value(dy))) dy = T(0.0);
+    }
     return {{dx, dx}, {dy, dy}};
-  }
-};
-/// atan2(y, x) with y first; d/dy = x/(x^2 + y^2), d/dx = -y/(x^2 + y^2).
-struct Atan2 {
-  static constexpr std::string_view name = "atan2";
-  template <class T>
-  T value(const T& y, const T& x) const {
-    using std::atan2;
-    return atan2(y, x);
-  }
-  template <class T>
-  BasicBinarySlopes<T> slopes(const T& y, const T& x) const {
-    const T r2 = x * x + y * y;
-    const T dy = x / r2;
-    const T dx = -y / r2;
-    return {{dy, dy}, {dx, dx}};
   }
 };
 /// sqrt(x^2 + y^2); partials x/h, y/h; (0, 0) at the origin (min-norm of the unit disk).
@@ -505,10 +497,41 @@ struct Hypot {
   BasicBinarySlopes<T> slopes(const T& x, const T& y) const {
     const T h = value(x, y);
     if (h == 0.0) return {{T(0.0), T(0.0)}, {T(0.0), T(0.0)}};
+    if (std::isinf(primal_value(h))) {
+      // The limits of x/h and y/h: +-1 for an infinite argument, 0 for a finite one (inf/inf
+      // would be NaN).
+      const auto limit = [](const T& a) {
+        return std::isinf(primal_value(a)) ? T(std::copysign(1.0, primal_value(a))) : T(0.0);
+      };
+      const T dx = limit(x), dy = limit(y);
+      return {{dx, dx}, {dy, dy}};
+    }
     return {{x / h, x / h}, {y / h, y / h}};
   }
 };
 
+/// atan2(y, x) with y first; d/dy = x/(x^2 + y^2), d/dx = -y/(x^2 + y^2).
+struct Atan2 {
+  static constexpr std::string_view name = "atan2";
+  template <class T>
+  T value(const T& y, const T& x) const {
+    using std::atan2;
+    return atan2(y, x);
+  }
+  template <class T>
+  BasicBinarySlopes<T> slopes(const T& y, const T& x) const {
+    // x / (x^2 + y^2) and -y / (x^2 + y^2), with the radius from hypot, so that neither square
+    // overflows nor underflows.
+    const T r = Hypot{}.value(x, y);
+    const double r0 = primal_value(r);
+    // The origin, where atan2 jumps: 0, the min-norm choice (as for hypot). At infinite radius
+    // both partials tend to 0 (inf / inf would be NaN).
+    if (r0 == 0.0 || std::isinf(r0)) return {{T(0.0), T(0.0)}, {T(0.0), T(0.0)}};
+    const T dy = (x / r) / r;
+    const T dx = -(y / r) / r;
+    return {{dy, dy}, {dx, dx}};
+  }
+};
 /// max(x, y); the larger argument gets 1. Tie: left (0, 1), right (1, 0), min_norm (1/2, 1/2).
 /// NaN in either argument gives NaN.
 struct Max {

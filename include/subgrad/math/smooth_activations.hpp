@@ -113,8 +113,12 @@ struct GeluTanh {
   Evaluation<T> evaluate(const T& x) const {
     using std::tanh;
     const T t = tanh(k * (x + c * x * x * x));
-    const T slope =
-        0.5 * (1.0 + t) + 0.5 * x * ((1.0 - t) * (1.0 + t)) * k * (1.0 + 3.0 * c * x * x);
+    const T sech_squared = (1.0 - t) * (1.0 + t);
+    // Where tanh has saturated, the second term is exactly 0; written out it would be
+    // 0 * x^3 = 0 * inf (NaN) once |x| passes about 1e102.
+    const T slope = primal_value(sech_squared) == 0.0
+                        ? T(0.5 * (1.0 + t))
+                        : T(0.5 * (1.0 + t) + 0.5 * x * sech_squared * k * (1.0 + 3.0 * c * x * x));
     return {0.5 * x * (1.0 + t), {slope, slope}};
   }
 };
@@ -129,7 +133,10 @@ struct Swish {
   template <class T>
   Evaluation<T> evaluate(const T& x) const {
     const Evaluation<T> s = Sigmoid{}.evaluate(T(beta * x));
-    const T slope = s.value + beta * x * s.slopes.left;
+    // Where the sigmoid has saturated its slope is 0, and so is the second term, also where
+    // beta * x overflows (0 * inf would be NaN).
+    const T slope =
+        primal_value(s.slopes.left) == 0.0 ? s.value : T(s.value + beta * x * s.slopes.left);
     return {x * s.value, {slope, slope}};
   }
 };
