@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "subgrad/core/expression.hpp"
+#include "subgrad/core/finite_check.hpp"
 #include "subgrad/core/kink.hpp"
 #include "subgrad/core/primal_value.hpp"
 
@@ -99,6 +100,16 @@ template <class R>
 constexpr std::string_view rule_name() {
   if constexpr (requires { R::name; }) {
     return std::string_view(R::name);
+  } else {
+    return "primitive";
+  }
+}
+
+/// The same for a rule object, whose name may also be a data member (rules made at run time).
+template <class R>
+constexpr std::string_view rule_name(const R& rule) {
+  if constexpr (requires { std::string_view(rule.name); }) {
+    return std::string_view(rule.name);
   } else {
     return "primitive";
   }
@@ -192,14 +203,12 @@ struct Primitive {
   template <Expression E>
   requires UnaryRule<Rule>
   constexpr UnaryExpression<E> operator()(const E& x) const {
-    const Evaluation<double> at = evaluate(rule, x.value());
-    return UnaryExpression<E>{x, at.value, chosen_derivative(at.slopes, ThreadKinkRule{})};
+    return make_unary(x, ThreadKinkRule{});
   }
   template <Expression E>
   requires UnaryRule<Rule>
   constexpr UnaryExpression<E> operator()(const E& x, KinkRule kink_rule) const {
-    const Evaluation<double> at = evaluate(rule, x.value());
-    return UnaryExpression<E>{x, at.value, chosen_derivative(at.slopes, CallKinkRule{kink_rule})};
+    return make_unary(x, CallKinkRule{kink_rule});
   }
   /// Other argument types (Dual, tensors) supply an `apply_primitive(rule, x, choice)` overload
   /// found by ADL; `choice.get()` is the kink rule in force.
@@ -252,13 +261,26 @@ struct Primitive {
   }
 
  private:
+  template <class E, class Choice>
+  constexpr UnaryExpression<E> make_unary(const E& x, Choice choice) const {
+    const double argument = x.value();
+    const Evaluation<double> at = evaluate(rule, argument);
+    const double derivative = chosen_derivative(at.slopes, choice);
+    detail::check_finite_unary(rule_name(rule), argument, at.value, derivative);
+    return UnaryExpression<E>{x, at.value, derivative};
+  }
   template <class X, class Y, class Choice>
   constexpr auto make_binary(const X& x, const Y& y, Choice choice) const {
     using First = detail::ExpressionOf<X>;
     using Second = detail::ExpressionOf<Y>;
-    const BinaryEvaluation at = evaluate(rule, primal_value(x), primal_value(y));
+    const double first = primal_value(x), second = primal_value(y);
+    const BinaryEvaluation at = evaluate(rule, first, second);
+    const BinaryPartials<double> partials = chosen_partials(at.slopes, choice);
+    if (detail::finite_check_on()) [[unlikely]] {
+      detail::check_finite_binary(rule_name(rule), first, second, at.value, partials.x, partials.y);
+    }
     return BinaryExpression<First, Second>{detail::as_expression(x), detail::as_expression(y),
-                                           at.value, chosen_partials(at.slopes, choice)};
+                                           at.value, partials};
   }
 };
 

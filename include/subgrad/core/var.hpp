@@ -7,6 +7,7 @@
 #include <string>
 
 #include "subgrad/core/expression.hpp"
+#include "subgrad/core/finite_check.hpp"
 #include "subgrad/core/tape.hpp"
 
 #ifndef SUBGRAD_CHECK_OPERAND_TAPES
@@ -92,8 +93,10 @@ class Var {
     check_operands(expression, tape);
 #endif
     const double value = expression.value();
-    index_ = tape.record<E::leaf_count>([&expression](Index* indices, double* partials) {
+    index_ = tape.record<E::leaf_count>([&expression, value](Index* indices, double* partials) {
       expression.template record<0>(indices, partials, 1.0);
+      // Before the statement is counted: if this throws, nothing of it is recorded.
+      detail::check_finite_statement<E::leaf_count>(value, partials);
     });
     value_ = value;
     tape_ = tape.id();

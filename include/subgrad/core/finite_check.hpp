@@ -1,0 +1,73 @@
+#pragma once
+/// \file
+/// FiniteCheck: while one lives, recording on this thread throws subgrad::Error at the first
+/// non-finite value or partial (NaN or infinite), naming the primitive and its argument, instead
+/// of letting a NaN surface in the gradient later. Off by default; when off, a primitive or a
+/// statement pays one thread-local test.
+
+#include <cstddef>
+#include <string_view>
+
+#include "subgrad/core/error.hpp"
+
+namespace subgrad {
+
+namespace detail {
+inline thread_local int finite_check_depth = 0;
+
+/// Whether a FiniteCheck is in force on this thread.
+inline bool finite_check_on() noexcept { return finite_check_depth != 0; }
+
+/// Whether x is a number other than +-inf (written out: std::isfinite is not constexpr).
+constexpr bool finite(double x) noexcept { return x - x == 0.0; }
+
+// The failures, out of line and [[noreturn]]: the recording path that goes on past a check has no
+// call in it, so the compiler keeps the tape's cursors in registers. Every argument by value, so
+// that a caller's values need no address.
+/// Throws: a unary primitive's value or derivative at x is not finite.
+[[noreturn]] void throw_non_finite_unary(std::string_view primitive, double x, double value,
+                                         double derivative);
+/// Throws: a binary primitive's value or a partial at (x, y) is not finite.
+[[noreturn]] void throw_non_finite_binary(std::string_view primitive, double x, double y,
+                                          double value, double partial_x, double partial_y);
+/// Throws: a statement's value or a partial (as written on the tape) is not finite.
+[[noreturn]] void throw_non_finite_statement(double value, const double* partials,
+                                             std::size_t count);
+
+/// The checks, inline: one thread-local test when no FiniteCheck is on.
+inline void check_finite_unary(std::string_view primitive, double x, double value,
+                               double derivative) {
+  if (finite_check_on() && !(finite(value) && finite(derivative))) [[unlikely]] {
+    throw_non_finite_unary(primitive, x, value, derivative);
+  }
+}
+inline void check_finite_binary(std::string_view primitive, double x, double y, double value,
+                                double partial_x, double partial_y) {
+  if (finite_check_on() && !(finite(value) && finite(partial_x) && finite(partial_y)))
+      [[unlikely]] {
+    throw_non_finite_binary(primitive, x, y, value, partial_x, partial_y);
+  }
+}
+template <std::size_t Count>
+inline void check_finite_statement(double value, const double* partials) {
+  if (finite_check_on()) [[unlikely]] {
+    bool all = finite(value);
+    for (std::size_t k = 0; k < Count; ++k) all &= finite(partials[k]);
+    if (!all) throw_non_finite_statement(value, partials, Count);
+  }
+}
+}  // namespace detail
+
+/// Makes recording on this thread throw at the first non-finite value or partial while it lives;
+/// scopes nest (the check stays on until the outermost ends).
+///   subgrad::FiniteCheck scope;
+///   Var y = log(x);  // x = 0: throws "subgrad::FiniteCheck: log at x = 0 gives value -inf ..."
+class FiniteCheck {
+ public:
+  FiniteCheck() noexcept { ++detail::finite_check_depth; }
+  ~FiniteCheck() { --detail::finite_check_depth; }
+  FiniteCheck(const FiniteCheck&) = delete;
+  FiniteCheck& operator=(const FiniteCheck&) = delete;
+};
+
+}  // namespace subgrad
