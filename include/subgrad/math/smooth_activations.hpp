@@ -115,7 +115,7 @@ struct GeluTanh {
     const T t = tanh(k * (x + c * x * x * x));
     const T sech_squared = (1.0 - t) * (1.0 + t);
     // Where tanh has saturated, the second term is exactly 0; written out it would be
-    // 0 * x^3 = 0 * inf (NaN) once |x| passes about 1e102.
+    // 0 * inf (NaN) once 3 c x^2 overflows, past |x| = 3.7e154.
     const T slope = primal_value(sech_squared) == 0.0
                         ? T(0.5 * (1.0 + t))
                         : T(0.5 * (1.0 + t) + 0.5 * x * sech_squared * k * (1.0 + 3.0 * c * x * x));

@@ -227,8 +227,7 @@ struct UnaryRuleOp {
   KinkRule kink;
   double value(double x) const { return rule_value(rule, x); }
   double derivative(double x) const {
-    const Slopes slopes = rule_slopes(rule, x);
-    return slopes.left == slopes.right ? slopes.left : resolve(slopes, kink);
+    return chosen_derivative(rule_slopes(rule, x), CallKinkRule{kink});
   }
 };
 /// A binary primitive's rule applied element-wise.
