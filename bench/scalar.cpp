@@ -1,6 +1,7 @@
 // bench_scalar: time of one full gradient (record + sweep + read out) against the plain double
 // function, for subgrad and ADOL-C, in the same run. Each case is written once, as a template
 // over the scalar type. Prints a table; --json PATH also writes the figures.
+#include <subgrad/io/file.hpp>
 #include <subgrad/subgrad.hpp>
 
 #include <algorithm>

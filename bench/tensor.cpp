@@ -4,6 +4,7 @@
 //   matmul    1024^3 float GFLOP/s through subgrad::matmul against the GEMM it calls directly
 //   mlp       one forward + backward step of a 784-256-128-10 relu MLP, batch 128, float
 // Medians of repeated runs; --json PATH also writes the figures.
+#include <subgrad/io/file.hpp>
 #include <subgrad/tensor.hpp>
 
 #include <algorithm>

@@ -7,7 +7,9 @@
 //   relu_gallery [--out DIR] [--docs DIR]
 //     --out   where relu-family.md, conventions.md and images/ are written (default: docs)
 //     --docs  where the conventions.md to update is read from (default: the --out folder)
+#include <subgrad/io/file.hpp>
 #include <subgrad/io/gnuplot.hpp>
+#include <subgrad/math/registry.hpp>
 #include <subgrad/subgrad.hpp>
 
 #include <cctype>

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <random>
 #include <vector>
 
 #include <fmt/format.h>
@@ -173,6 +174,14 @@ CoordinateCheck check_line(const std::function<double(double)>& along, double ad
     }
   }
   return result;
+}
+
+std::vector<double> standard_normal_draws(std::uint64_t seed, std::size_t count) {
+  std::mt19937_64 generator(seed);
+  std::normal_distribution<double> normal;
+  std::vector<double> draws(count);
+  for (double& d : draws) d = normal(generator);
+  return draws;
 }
 
 std::string format_report(const GradientReport& report) {

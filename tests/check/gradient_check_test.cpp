@@ -9,6 +9,7 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include "subgrad/check/format.hpp"
 #include "subgrad/math/maxout.hpp"
 #include "subgrad/math/registry.hpp"
 

@@ -3,6 +3,8 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include "subgrad/core/format.hpp"
+
 using subgrad::KinkRule;
 using subgrad::Slopes;
 namespace kink = subgrad::kink;

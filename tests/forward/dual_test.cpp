@@ -8,6 +8,7 @@
 
 #include "subgrad/core/gradient.hpp"
 #include "subgrad/forward/derivative.hpp"
+#include "subgrad/forward/format.hpp"
 #include "subgrad/math/registry.hpp"
 
 using subgrad::Dual;

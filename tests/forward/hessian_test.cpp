@@ -9,6 +9,7 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include "subgrad/math/registry.hpp"
 #include "subgrad/subgrad.hpp"
 
 using subgrad::Dual;

@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "subgrad/math/registry.hpp"
 #include "subgrad/subgrad.hpp"
 
 namespace property {

@@ -16,6 +16,7 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include "subgrad/math/registry.hpp"
 #include "subgrad/tensor.hpp"
 
 using subgrad::KinkRule;

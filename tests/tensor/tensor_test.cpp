@@ -2,6 +2,7 @@
 // under every kink rule), broadcasting, scalar Vars in tensor expressions, matmul, reductions and
 // cross-entropy give the values and gradients of the same computation written with scalar Vars.
 #include "subgrad/tensor.hpp"
+#include "subgrad/math/registry.hpp"
 
 #include <cmath>
 #include <cstdlib>

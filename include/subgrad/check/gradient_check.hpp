@@ -21,14 +21,11 @@
 #include <functional>
 #include <limits>
 #include <optional>
-#include <random>
 #include <ranges>
 #include <span>
 #include <string>
 #include <type_traits>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "subgrad/core/arithmetic.hpp"
 #include "subgrad/core/gradient.hpp"
@@ -116,6 +113,9 @@ CoordinateCheck check_line(const std::function<double(double)>& along, double ad
 void validate(const CheckOptions& options, std::size_t size, std::string_view operation);
 std::string format_report(const GradientReport& report);
 std::string format_report(const JacobianReport& report);
+/// `count` draws of a standard normal from a std::mt19937_64 seeded with `seed`, in order
+/// (compiled, so that this header does not include <random>).
+std::vector<double> standard_normal_draws(std::uint64_t seed, std::size_t count);
 
 template <class F>
 constexpr bool forward_capable = std::invocable<F&, std::span<const Dual<double>>>;
@@ -160,17 +160,18 @@ GradientReport check_scalar(F& f, std::span<const double> x, const CheckOptions&
       direction[i] = 1.0;
       report.coordinates.push_back(
           check_line(along(direction), reverse.gradient[i], forward_along(direction),
-                     std::max(1.0, std::abs(x[i])), options, fmt::format("x[{}]", i)));
+                     std::max(1.0, std::abs(x[i])), options, detail::message("x[{}]", {i})));
     }
   }
-  std::mt19937_64 generator(options.seed);
-  std::normal_distribution<double> normal;
+  const std::vector<double> draws = detail::standard_normal_draws(
+      options.seed, static_cast<std::size_t>(options.directions) * x.size());
+  auto draw = draws.begin();
   double largest = 1.0;
   for (double v : x) largest = std::max(largest, std::abs(v));
   for (int k = 0; k < options.directions; ++k) {
     double norm = 0.0;
     for (double& d : direction) {
-      d = normal(generator);
+      d = *draw++;
       norm += d * d;
     }
     norm = std::sqrt(norm);
@@ -180,7 +181,7 @@ GradientReport check_scalar(F& f, std::span<const double> x, const CheckOptions&
       ad += reverse.gradient[i] * direction[i];
     }
     report.directions.push_back(check_line(along(direction), ad, forward_along(direction), largest,
-                                           options, fmt::format("direction {}", k)));
+                                           options, detail::message("direction {}", {k})));
   }
   return report;
 }
@@ -234,10 +235,8 @@ JacobianReport check_jacobian(F&& f, const R& x, const CheckOptions& options = {
     };
   };
   if (options.fast) {
-    std::mt19937_64 generator(options.seed ^ 0x9e3779b97f4a7c15ULL);
-    std::normal_distribution<double> normal;
-    report.output_weights.resize(outputs);
-    for (double& w : report.output_weights) w = normal(generator);
+    report.output_weights =
+        detail::standard_normal_draws(options.seed ^ 0x9e3779b97f4a7c15ULL, outputs);
     auto g = weighted(report.output_weights);
     report.outputs.push_back(detail::check_scalar(g, point, options));
     return report;
@@ -252,20 +251,3 @@ JacobianReport check_jacobian(F&& f, const R& x, const CheckOptions& options = {
 }
 
 }  // namespace subgrad
-
-template <>
-struct fmt::formatter<subgrad::GradientReport> : fmt::formatter<std::string_view> {
-  template <class Context>
-  auto format(const subgrad::GradientReport& report, Context& context) const {
-    const std::string text = subgrad::detail::format_report(report);
-    return fmt::formatter<std::string_view>::format(text, context);
-  }
-};
-template <>
-struct fmt::formatter<subgrad::JacobianReport> : fmt::formatter<std::string_view> {
-  template <class Context>
-  auto format(const subgrad::JacobianReport& report, Context& context) const {
-    const std::string text = subgrad::detail::format_report(report);
-    return fmt::formatter<std::string_view>::format(text, context);
-  }
-};

@@ -6,7 +6,6 @@
 #include "subgrad/core/error.hpp"         // IWYU pragma: export
 #include "subgrad/core/expression.hpp"    // IWYU pragma: export
 #include "subgrad/core/finite_check.hpp"  // IWYU pragma: export
-#include "subgrad/core/format.hpp"        // IWYU pragma: export
 #include "subgrad/core/gradient.hpp"      // IWYU pragma: export
 #include "subgrad/core/kink.hpp"          // IWYU pragma: export
 #include "subgrad/core/node.hpp"          // IWYU pragma: export

@@ -12,8 +12,6 @@
 #include <type_traits>
 #include <vector>
 
-#include <fmt/format.h>
-
 #include "subgrad/core/error.hpp"
 #include "subgrad/core/expression.hpp"
 #include "subgrad/core/tape.hpp"
@@ -76,8 +74,8 @@ requires std::same_as<std::ranges::range_value_t<R>, Var> std::vector<double> gr
 /// New independent variables with these values on the active tape, recorded in one call.
 inline void variables(std::span<const double> values, std::span<Var> out) {
   if (values.size() != out.size()) {
-    throw Error(fmt::format("subgrad::variables: {} values but room for {} Vars", values.size(),
-                            out.size()));
+    throw Error(detail::message("subgrad::variables: {} values but room for {} Vars",
+                                {values.size(), out.size()}));
   }
   Tape& tape = Tape::active();
   const Index first = tape.new_variables(values.size());
@@ -95,8 +93,8 @@ inline std::vector<Var> variables(std::span<const double> values) {
 /// The adjoints of these Vars after the last sweep of their (active) tape.
 inline void adjoints(std::span<const Var> xs, std::span<double> out) {
   if (xs.size() != out.size()) {
-    throw Error(
-        fmt::format("subgrad::adjoints: {} Vars but room for {} adjoints", xs.size(), out.size()));
+    throw Error(detail::message("subgrad::adjoints: {} Vars but room for {} adjoints",
+                                {xs.size(), out.size()}));
   }
   const Tape& tape = Tape::active();
   for (std::size_t i = 0; i < xs.size(); ++i)

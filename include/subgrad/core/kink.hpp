@@ -13,8 +13,6 @@
 #include <type_traits>
 #include <vector>
 
-#include <fmt/format.h>
-
 #include "subgrad/core/error.hpp"
 #include "subgrad/core/primal_value.hpp"
 
@@ -90,7 +88,7 @@ struct KinkRule {
       case Kind::midpoint:
         return "midpoint";
       case Kind::convex:
-        return fmt::format("convex({})", weight);
+        return detail::message("convex({})", {weight});
     }
     return "unknown";
   }
@@ -108,7 +106,7 @@ inline constexpr KinkRule midpoint{KinkRule::Kind::midpoint, 0.5};
 /// (1 - t) * left + t * right, t in [0, 1].
 constexpr KinkRule convex(double t) {
   if (!(t >= 0.0 && t <= 1.0)) {
-    throw Error(fmt::format("subgrad::kink::convex: weight t = {} is not in [0, 1]", t));
+    throw Error(detail::message("subgrad::kink::convex: weight t = {} is not in [0, 1]", {t}));
   }
   return KinkRule{KinkRule::Kind::convex, t};
 }
@@ -137,10 +135,10 @@ inline KinkRule parse_kink_rule(std::string_view text) {
     }
     if (used == weight.size() && used > 0) return kink::convex(t);
   }
-  throw Error(fmt::format(
+  throw Error(detail::message(
       "subgrad::parse_kink_rule: '{}' is not a kink rule (min_norm, left, right, midpoint, "
       "convex(t))",
-      text));
+      {text}));
 }
 
 namespace detail {
@@ -291,12 +289,3 @@ class KinkScope {
 };
 
 }  // namespace subgrad
-
-template <>
-struct fmt::formatter<subgrad::KinkRule> : fmt::formatter<std::string_view> {
-  template <class Context>
-  auto format(const subgrad::KinkRule& rule, Context& context) const {
-    const std::string name = rule.name();
-    return fmt::formatter<std::string_view>::format(name, context);
-  }
-};

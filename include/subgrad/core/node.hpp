@@ -9,8 +9,6 @@
 #include <utility>
 #include <vector>
 
-#include <fmt/format.h>
-
 #include "subgrad/core/error.hpp"
 #include "subgrad/core/tape.hpp"
 #include "subgrad/core/var.hpp"
@@ -57,7 +55,7 @@ requires std::invocable<Backward&, NodeAdjoints&> std::vector<Var> record_node(
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     if (inputs[i].tape_id() != 0) {
       tape.check_owns(inputs[i].tape_id(), "subgrad::record_node",
-                      fmt::format("input {} (value {})", i, inputs[i].value()));
+                      detail::message("input {} (value {})", {i, inputs[i].value()}));
     }
     input_indices.push_back(inputs[i].index());  // a Var on no tape has index 0: the sink
   }

@@ -10,8 +10,6 @@
 #include <type_traits>
 #include <vector>
 
-#include <fmt/format.h>
-
 #include "subgrad/core/error.hpp"
 #include "subgrad/forward/dual.hpp"
 
@@ -45,8 +43,8 @@ std::vector<double> jvp(F&& f, const X& x, const V& v) {
                   "subgrad::jvp(f, x, v): f must return std::vector<subgrad::Dual<double>>");
     const auto size = std::ranges::size(x);
     if (size != std::ranges::size(v)) {
-      throw Error(
-          fmt::format("subgrad::jvp: x has {} elements but v has {}", size, std::ranges::size(v)));
+      throw Error(detail::message("subgrad::jvp: x has {} elements but v has {}",
+                                  {size, std::ranges::size(v)}));
     }
     std::vector<Dual<double>> inputs;
     inputs.reserve(size);

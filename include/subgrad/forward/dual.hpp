@@ -10,8 +10,6 @@
 #include <type_traits>
 #include <vector>
 
-#include <fmt/format.h>
-
 #include "subgrad/core/kink.hpp"
 #include "subgrad/core/primitive.hpp"
 #include "subgrad/math/elementary.hpp"
@@ -243,14 +241,3 @@ requires(sizeof...(Args) >= 2) &&
 }
 
 }  // namespace subgrad
-
-template <class T>
-struct fmt::formatter<subgrad::Dual<T>> : fmt::formatter<double> {
-  template <class Context>
-  auto format(const subgrad::Dual<T>& x, Context& context) const {
-    auto out = fmt::formatter<double>::format(subgrad::primal_value(x.value()), context);
-    out = fmt::format_to(out, " + ");
-    out = fmt::formatter<double>::format(subgrad::primal_value(x.tangent()), context);
-    return fmt::format_to(out, "ε");
-  }
-};

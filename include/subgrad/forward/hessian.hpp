@@ -17,8 +17,6 @@
 #include <type_traits>
 #include <vector>
 
-#include <fmt/format.h>
-
 #include "subgrad/core/error.hpp"
 #include "subgrad/core/gradient.hpp"
 #include "subgrad/core/tape.hpp"
@@ -72,8 +70,8 @@ std::vector<double> hessian_vector_product(F&& f, const X& x, const V& v) {
     const std::span<const double> point(std::ranges::data(x), std::ranges::size(x));
     const std::span<const double> direction(std::ranges::data(v), std::ranges::size(v));
     if (point.size() != direction.size()) {
-      throw Error(fmt::format("subgrad::hessian_vector_product: x has {} elements but v has {}",
-                              point.size(), direction.size()));
+      throw Error(detail::message("subgrad::hessian_vector_product: x has {} elements but v has {}",
+                                  {point.size(), direction.size()}));
     }
     detail::ScratchTape scratch;
     Tape& tape = scratch.tape();

@@ -17,8 +17,6 @@
 #include <utility>
 #include <vector>
 
-#include <fmt/format.h>
-
 #include "subgrad/core/error.hpp"
 #include "subgrad/core/expression.hpp"
 #include "subgrad/core/kink.hpp"
@@ -141,7 +139,7 @@ auto maxout_of_range(const R& pieces, KinkRule rule) {
     for (const Var& piece : pieces) {
       if (piece.tape_id() != 0) {
         tape.check_owns(piece.tape_id(), "subgrad::maxout",
-                        fmt::format("an element (value {})", piece.value()));
+                        detail::message("an element (value {})", {piece.value()}));
       }
     }
     std::size_t count = 0;

@@ -10,8 +10,6 @@
 #include <type_traits>
 #include <vector>
 
-#include <fmt/format.h>
-
 #include "subgrad/core/error.hpp"
 #include "subgrad/core/kink.hpp"
 
@@ -66,7 +64,8 @@ constexpr bool is_finite(double x) { return x - x == 0.0; }
 constexpr void require(bool condition, std::string_view primitive, std::string_view parameter,
                        double value, std::string_view expectation) {
   if (!condition) {
-    throw Error(fmt::format("subgrad::{}: {} = {} {}", primitive, parameter, value, expectation));
+    throw Error(
+        detail::message("subgrad::{}: {} = {} {}", {primitive, parameter, value, expectation}));
   }
 }
 
@@ -74,8 +73,8 @@ constexpr void require(bool condition, std::string_view primitive, std::string_v
 constexpr void require_order(std::string_view primitive, std::string_view lower_name, double lower,
                              std::string_view upper_name, double upper) {
   if (!(lower <= upper)) {
-    throw Error(fmt::format("subgrad::{}: {} = {} is not <= {} = {}", primitive, lower_name, lower,
-                            upper_name, upper));
+    throw Error(detail::message("subgrad::{}: {} = {} is not <= {} = {}",
+                                {primitive, lower_name, lower, upper_name, upper}));
   }
 }
 

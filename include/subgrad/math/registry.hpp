@@ -5,14 +5,13 @@
 /// the documentation tables, the gallery and the PyTorch reference script iterate over it; adding
 /// a primitive is one rule and one line here (docs/contributing.md).
 
-#include <functional>
 #include <optional>
 #include <string_view>
 #include <tuple>
 #include <utility>
-#include <vector>
 
 #include "subgrad/math/elementary.hpp"
+#include "subgrad/math/find_primitive.hpp"
 #include "subgrad/math/relu.hpp"
 #include "subgrad/math/smooth_activations.hpp"
 
@@ -188,16 +187,6 @@ inline const auto binary_primitives = std::make_tuple(
     binary<rules::Hypot>("hypot", SUBGRAD_CALL(hypot), "sqrt(x^2 + y^2)", torch("torch.hypot(x, y)")));
 // clang-format on
 
-/// A registered unary primitive chosen at run time (by name): the same rule, behind a function.
-/// Usable as a rule itself: Primitive<DynamicUnaryRule>{*find_unary_primitive("gelu")}(x).
-struct DynamicUnaryRule {
-  std::string_view name;
-  std::function<Evaluation<double>(double)> evaluation;
-  std::function<std::vector<KinkPoint>(double, double)> kink_points;
-  Evaluation<double> evaluate(double x) const { return evaluation(x); }
-  std::vector<KinkPoint> kinks(double low, double high) const { return kink_points(low, high); }
-};
-
 /// Calls f(entry) for every unary primitive of the registry.
 template <class F>
 void for_each_unary_primitive(F&& f) {
@@ -207,26 +196,6 @@ void for_each_unary_primitive(F&& f) {
 template <class F>
 void for_each_binary_primitive(F&& f) {
   std::apply([&f](const auto&... entries) { (f(entries), ...); }, binary_primitives);
-}
-
-/// The registered unary primitive called `name`, or nothing.
-inline std::optional<DynamicUnaryRule> find_unary_primitive(std::string_view name) {
-  std::optional<DynamicUnaryRule> found;
-  for_each_unary_primitive([&](const auto& entry) {
-    if (entry.name != name || found) return;
-    const auto rule = entry.rule;
-    found =
-        DynamicUnaryRule{entry.name, [rule](double x) { return subgrad::evaluate(rule, x); },
-                         [rule](double low, double high) { return rule_kinks(rule, low, high); }};
-  });
-  return found;
-}
-
-/// The names of all registered unary primitives, in registry order.
-inline std::vector<std::string_view> unary_primitive_names() {
-  std::vector<std::string_view> names;
-  for_each_unary_primitive([&](const auto& entry) { names.push_back(entry.name); });
-  return names;
 }
 
 }  // namespace subgrad

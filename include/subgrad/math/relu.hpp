@@ -18,8 +18,6 @@
 #include <utility>
 #include <vector>
 
-#include <fmt/format.h>
-
 #include "subgrad/core/error.hpp"
 #include "subgrad/core/kink.hpp"
 #include "subgrad/core/primal_value.hpp"
