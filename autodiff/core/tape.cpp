@@ -254,8 +254,10 @@ void Tape::check_owns(std::uint32_t tape, std::string_view operation, std::strin
       operation, what, tape, id_));
 }
 
-std::string Var::describe(const Var& leaf) {
-  return fmt::format("an operand (a Var of value {}, index {})", leaf.value(), leaf.index());
+void Var::report_stale_operand(double value, Index index, std::uint32_t tape) {
+  Tape::active().check_owns(tape, "subgrad::Var (recording)",
+                            fmt::format("an operand (a Var of value {}, index {})", value, index));
+  throw Error("subgrad::Var (recording): an operand is on another tape");  // check_owns threw
 }
 
 void Tape::backward(Index output, std::uint32_t output_tape, double seed,

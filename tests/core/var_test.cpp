@@ -26,6 +26,9 @@ BOOST_AUTO_TEST_CASE(default_constructed_is_zero_on_no_tape) {
   Var x = 2.0;
   Var y = x * zero + x;  // a Var on no tape acts as a constant
   BOOST_TEST(subgrad::grad(y, x) == 1.0);
+  Var sum;  // the usual accumulator: on no tape until the first statement is assigned to it
+  for (int k = 0; k < 3; ++k) sum += x * zero + x;
+  BOOST_TEST(subgrad::grad(sum, x) == 3.0);
   BOOST_CHECK_THROW(zero.adjoint(), subgrad::Error);
 }
 
@@ -192,6 +195,7 @@ BOOST_AUTO_TEST_CASE(a_stale_var_in_a_new_expression_is_refused_at_recording) {
   tape.clear();
   Var z = 2.0;
   Var w = z * 3.0;
+  const auto statements = tape.statement_count();
   BOOST_CHECK_EXCEPTION(Var(w * old), subgrad::Error, refused_operand(4.0, "clear()"));
   BOOST_CHECK_EXCEPTION(Var(subgrad::exp(old) + z), subgrad::Error,
                         refused_operand(4.0, "clear()"));
@@ -200,6 +204,7 @@ BOOST_AUTO_TEST_CASE(a_stale_var_in_a_new_expression_is_refused_at_recording) {
                         [](const subgrad::Error& e) {
                           return std::string(e.what()).find("subgrad::maxout") != std::string::npos;
                         });
+  BOOST_TEST(tape.statement_count() == statements);  // nothing of a refused statement is recorded
   BOOST_TEST(subgrad::grad(Var(w * z), z) == 12.0);  // the tape is still usable
 }
 

@@ -10,12 +10,10 @@
 #include "subgrad/core/finite_check.hpp"
 #include "subgrad/core/tape.hpp"
 
+// Recording checks that every operand is on the active tape (see Var::check_operands); on by
+// default, in release builds too. Define it to 0 to drop the check (docs/performance.md: its cost).
 #ifndef SUBGRAD_CHECK_OPERAND_TAPES
-#ifdef NDEBUG
-#define SUBGRAD_CHECK_OPERAND_TAPES 0
-#else
 #define SUBGRAD_CHECK_OPERAND_TAPES 1
-#endif
 #endif
 
 namespace subgrad {
@@ -89,8 +87,10 @@ class Var {
   template <class E>
   void assign(const E& expression) {
     Tape& tape = Tape::active();
+    // Read once: the compiler cannot know that recording (stores of indices) leaves it unchanged.
+    const std::uint32_t id = tape.id();
 #if SUBGRAD_CHECK_OPERAND_TAPES
-    check_operands(expression, tape);
+    check_operands(expression, id);
 #endif
     const double value = expression.value();
     index_ = tape.record<E::leaf_count>([&expression, value](Index* indices, double* partials) {
@@ -99,33 +99,32 @@ class Var {
       detail::check_finite_statement<E::leaf_count>(value, partials);
     });
     value_ = value;
-    tape_ = tape.id();
+    tape_ = id;
   }
 
-  // Every Var leaf must be on `tape` (or on none: a default-constructed Var is the constant 0). A
-  // stale one (recorded before clear(), on a destroyed tape, another thread's or an outer tape)
-  // would make the sweep read or write an index that is not its own. A second walk over the
-  // expression, it adds 20-75 % to the time of a gradient on bench_scalar (measured), so it is on
-  // in debug builds and where SUBGRAD_CHECK_OPERAND_TAPES is 1, off in release builds.
+  // Every Var leaf must be on the active tape (or on none: a default-constructed Var is the
+  // constant 0). A stale one (recorded before clear(), on a destroyed tape, another thread's or an
+  // outer tape) would make the sweep read or write an index that is not its own.
   template <class E>
-  static void check_operands(const E& expression, const Tape& tape) {
+  static void check_operands(const E& expression, std::uint32_t id) {
     if constexpr (requires { expression.for_each_var([](const Var&) {}); }) {
-      const std::uint32_t id = tape.id();
-      bool stale = false;
-      expression.for_each_var(
-          [&stale, id](const Var& leaf) { stale |= (leaf.tape_ != id) & (leaf.tape_ != 0); });
-      if (stale) [[unlikely]]
-        report_stale_operand(expression, tape);
+      // Two instructions per leaf and one branch per statement. A leaf on no tape (a
+      // default-constructed Var, the constant 0) is allowed but takes the slow path, which is
+      // rare: assigning to such a Var puts it on the tape.
+      std::uint32_t differs = 0;
+      expression.for_each_var([&differs, id](const Var& leaf) { differs |= leaf.tape_ ^ id; });
+      if (differs != 0) [[unlikely]] {
+        expression.for_each_var([id](const Var& leaf) {
+          if (leaf.tape_ != 0 && leaf.tape_ != id)
+            report_stale_operand(leaf.value_, leaf.index_, leaf.tape_);
+        });
+      }
     }
   }
-  template <class E>
-  [[gnu::cold, gnu::noinline]] static void report_stale_operand(const E& expression,
-                                                                const Tape& tape) {
-    expression.for_each_var([&tape](const Var& leaf) {
-      if (leaf.tape_ != 0) tape.check_owns(leaf.tape_, "subgrad::Var (recording)", describe(leaf));
-    });
-  }
-  static std::string describe(const Var& leaf);
+  // Out of line and with the leaf's fields by value: passing the expression would make the
+  // compiler keep it in memory instead of registers on the recording path.
+  [[noreturn, gnu::cold]] static void report_stale_operand(double value, Index index,
+                                                           std::uint32_t tape);
 
   double value_ = 0.0;
   Index index_ = 0;

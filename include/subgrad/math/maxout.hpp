@@ -137,7 +137,7 @@ auto maxout_of_range(const R& pieces, KinkRule rule) {
                   "subgrad::maxout(range): the range must hold Var or double");
     Tape& tape = Tape::active();
     for (const Var& piece : pieces) {
-      if (piece.tape_id() != 0) {
+      if (piece.tape_id() != 0 && piece.tape_id() != tape.id()) [[unlikely]] {
         tape.check_owns(piece.tape_id(), "subgrad::maxout",
                         detail::message("an element (value {})", {piece.value()}));
       }
