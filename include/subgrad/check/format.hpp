@@ -3,6 +3,7 @@
 /// fmt formatters for the checker's reports (the text of detail::format_report).
 /// <subgrad/subgrad.hpp> includes it.
 
+#include <concepts>
 #include <string>
 #include <string_view>
 
@@ -10,18 +11,13 @@
 
 #include "subgrad/check/gradient_check.hpp"
 
-template <>
-struct fmt::formatter<subgrad::GradientReport> : fmt::formatter<std::string_view> {
+// Both reports print as the text of detail::format_report.
+template <class Report>
+requires std::same_as<Report, subgrad::GradientReport> ||
+    std::same_as<Report, subgrad::JacobianReport>
+struct fmt::formatter<Report, char> : fmt::formatter<std::string_view> {
   template <class Context>
-  auto format(const subgrad::GradientReport& report, Context& context) const {
-    const std::string text = subgrad::detail::format_report(report);
-    return fmt::formatter<std::string_view>::format(text, context);
-  }
-};
-template <>
-struct fmt::formatter<subgrad::JacobianReport> : fmt::formatter<std::string_view> {
-  template <class Context>
-  auto format(const subgrad::JacobianReport& report, Context& context) const {
+  auto format(const Report& report, Context& context) const {
     const std::string text = subgrad::detail::format_report(report);
     return fmt::formatter<std::string_view>::format(text, context);
   }
