@@ -18,7 +18,6 @@
 #include "subgrad/core/error.hpp"
 #include "subgrad/core/kink.hpp"
 #include "subgrad/core/primitive.hpp"
-#include "subgrad/math/registry.hpp"
 #include "subgrad/nn/init.hpp"
 #include "subgrad/nn/module.hpp"
 #include "subgrad/nn/parameter.hpp"
@@ -228,23 +227,9 @@ class BasicActivation final : public ActivationLayer<T> {
 
  private:
   explicit BasicActivation(detail::BoundActivation<T> bound) : bound_(std::move(bound)) {}
-  static BasicActivation by_name(std::string_view name, std::optional<KinkRule> rule) {
-    std::optional<detail::BoundActivation<T>> bound;
-    for_each_unary_primitive([&](const auto& entry) {
-      if (bound || entry.name != name) return;
-      bound = rule ? detail::bind_activation<T>(entry.rule, CallKinkRule{*rule})
-                   : detail::bind_activation<T>(entry.rule, ThreadKinkRule{});
-      bound->name = std::string(entry.name);
-      if (rule) bound->name += fmt::format(", kink::{}", rule->name());
-    });
-    if (!bound) {
-      throw Error(
-          fmt::format("subgrad::nn::Activation::from_name: no primitive \"{}\"; "
-                      "registered: {}",
-                      name, fmt::join(unary_primitive_names(), ", ")));
-    }
-    return BasicActivation(std::move(*bound));
-  }
+  // Compiled in libsubgrad for each element type (autodiff/nn/layers.cpp): it iterates over the
+  // whole registry, which costs seconds to compile in every file that includes this header.
+  static BasicActivation by_name(std::string_view name, std::optional<KinkRule> rule);
   template <class... Parameters>
   static std::string describe_call(const std::string& name, const Parameters&... parameters) {
     std::string text = name;
