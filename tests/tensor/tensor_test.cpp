@@ -559,6 +559,32 @@ BOOST_AUTO_TEST_CASE(a_transpose_assigned_to_a_tensor_var_is_recorded) {
   BOOST_TEST((g == Tensor<double>{{1, 2, 3}, {10, 20, 30}}));
 }
 
+BOOST_AUTO_TEST_CASE(tensor_of_vars_passes_the_adjoint_back_and_refuses_a_stale_element) {
+  Tape tape;
+  Var a = 2.0, b = -3.0;
+  Var c = a * b;
+  const std::vector<Var> elements{a, b, c, Var()};  // Var(): the constant 0, on no tape
+  const TensorVar<double> t = subgrad::tensor_of(std::span<const Var>(elements), 2, 2);
+  BOOST_TEST((t.value() == Tensor<double>{{2, -3}, {-6, 0}}));
+  // d/da sum(t * w) = w00 + w10 * b, d/db = w01 + w10 * a.
+  const Tensor<double> w{{1, 10}, {100, 1000}};
+  subgrad::backward(subgrad::sum(t * w));
+  BOOST_TEST(a.adjoint() == 1.0 + 100.0 * -3.0);
+  BOOST_TEST(b.adjoint() == 10.0 + 100.0 * 2.0);
+
+  Var old = a * 4.0;
+  tape.clear();
+  Var x = 1.0;
+  const std::vector<Var> mixed{x, old};
+  BOOST_CHECK_EXCEPTION(subgrad::tensor_of(std::span<const Var>(mixed), 1, 2), subgrad::Error,
+                        [](const subgrad::Error& e) {
+                          const std::string message = e.what();
+                          return message.find("subgrad::tensor_of") != std::string::npos &&
+                                 message.find("element 1 (value 8)") != std::string::npos &&
+                                 message.find("clear()") != std::string::npos;
+                        });
+}
+
 BOOST_AUTO_TEST_CASE(a_tensor_var_of_another_threads_tape_is_refused) {
   Tape tape;
   TensorVar<double> mine(Tensor<double>(2, 2, 1.0));

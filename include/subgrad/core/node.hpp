@@ -53,12 +53,9 @@ requires std::invocable<Backward&, NodeAdjoints&> std::vector<Var> record_node(
   std::vector<Index> input_indices;
   input_indices.reserve(inputs.size());
   for (std::size_t i = 0; i < inputs.size(); ++i) {
-    // The message is built only for a foreign input: formatting one per input cost more than the
-    // solve of examples/custom_primitive.cpp.
-    if (inputs[i].tape_id() != 0 && inputs[i].tape_id() != tape.id()) [[unlikely]] {
-      tape.check_owns(inputs[i].tape_id(), "subgrad::record_node",
-                      detail::message("input {} (value {})", {i, inputs[i].value()}));
-    }
+    detail::check_operand_tape(tape, inputs[i], "subgrad::record_node", [&] {
+      return detail::message("input {} (value {})", {i, inputs[i].value()});
+    });
     input_indices.push_back(inputs[i].index());  // a Var on no tape has index 0: the sink
   }
   std::vector<Var> outputs;

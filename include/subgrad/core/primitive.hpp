@@ -276,9 +276,7 @@ struct Primitive {
     const double first = primal_value(x), second = primal_value(y);
     const BinaryEvaluation at = evaluate(rule, first, second);
     const BinaryPartials<double> partials = chosen_partials(at.slopes, choice);
-    if (detail::finite_check_on()) [[unlikely]] {
-      detail::check_finite_binary(rule_name(rule), first, second, at.value, partials.x, partials.y);
-    }
+    detail::check_finite_binary(rule_name(rule), first, second, at.value, partials.x, partials.y);
     return BinaryExpression<First, Second>{detail::as_expression(x), detail::as_expression(y),
                                            at.value, partials};
   }

@@ -4,7 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <string>
+#include <string_view>
 
 #include "subgrad/core/expression.hpp"
 #include "subgrad/core/finite_check.hpp"
@@ -130,6 +130,18 @@ class Var {
   Index index_ = 0;
   std::uint32_t tape_ = 0;
 };
+
+namespace detail {
+/// Throws subgrad::Error unless `operand` is on `tape` or on none (a default-constructed Var, the
+/// constant 0). `describe()` names the operand in the message and is called only on failure, so
+/// the check formats nothing when it passes.
+template <class Describe>
+void check_operand_tape(const Tape& tape, const Var& operand, std::string_view operation,
+                        Describe&& describe) {
+  if (operand.tape_id() != 0 && operand.tape_id() != tape.id()) [[unlikely]]
+    tape.check_owns(operand.tape_id(), operation, describe());
+}
+}  // namespace detail
 
 inline Var detail::VarAccess::make(double value, Index index, std::uint32_t tape) {
   Var var;

@@ -137,10 +137,9 @@ auto maxout_of_range(const R& pieces, KinkRule rule) {
                   "subgrad::maxout(range): the range must hold Var or double");
     Tape& tape = Tape::active();
     for (const Var& piece : pieces) {
-      if (piece.tape_id() != 0 && piece.tape_id() != tape.id()) [[unlikely]] {
-        tape.check_owns(piece.tape_id(), "subgrad::maxout",
-                        detail::message("an element (value {})", {piece.value()}));
-      }
+      detail::check_operand_tape(tape, piece, "subgrad::maxout", [&] {
+        return detail::message("an element (value {})", {piece.value()});
+      });
     }
     std::size_t count = 0;
     for (double w : weights) count += (w != 0.0);

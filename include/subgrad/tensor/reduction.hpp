@@ -370,10 +370,9 @@ TensorVar<T> tensor_of(std::span<const Var> elements, std::size_t rows, std::siz
   detail::TensorSlot<T>& result =
       tape.attachment<detail::TensorStorage<T>>().next(rows, cols, true);
   for (std::size_t k = 0; k < elements.size(); ++k) {
-    if (elements[k].tape_id() != 0 && elements[k].tape_id() != tape.id()) [[unlikely]] {
-      tape.check_owns(elements[k].tape_id(), "subgrad::tensor_of",
-                      fmt::format("element {} (value {})", k, elements[k].value()));
-    }
+    detail::check_operand_tape(tape, elements[k], "subgrad::tensor_of", [&] {
+      return fmt::format("element {} (value {})", k, elements[k].value());
+    });
     indices[k] = elements[k].index();  // a Var on no tape has index 0: the sink
     result.value.data()[k] = static_cast<T>(elements[k].value());
   }
