@@ -31,20 +31,36 @@ void sweep_statements(const detail::Block& block, std::size_t low, std::size_t h
   const detail::OperandCount* counts = block.counts.get();
   const Index* indices = block.indices.get();
   const double* partials = block.partials.get();
-  const double* left_hand_sides = adjoints + block.first_statement + 1;
+  double* left_hand_sides = adjoints + block.first_statement + 1;
   // Statements before the block's first one with operands (independent variables) pass nothing on.
   low = std::max(low, block.first_with_operands);
+  if (low >= high) return;
+  // What a statement passes to the left-hand side of the statement just before it (a running
+  // sum's previous value, `z = z + w * x`) is kept in a register: through memory, each such link
+  // of a chain waits for a store to be forwarded to the next statement's load. -0.0 is the
+  // identity of addition, so a single contribution sums exactly as it did through memory.
+  double carry = -0.0;
   for (std::size_t statement = high; statement > low;) {
     --statement;
     auto count = static_cast<std::size_t>(counts[statement]);
     if (count == detail::large_statement) [[unlikely]]
       count = block.large_counts[--large];
     operand -= count;
-    const double adjoint = left_hand_sides[statement];
+    const double adjoint = left_hand_sides[statement] + carry;
+    left_hand_sides[statement] = adjoint;  // read later as this Var's adjoint; off the chain
+    carry = -0.0;
     if (adjoint == 0.0) continue;
+    // Expressions record their leaves left to right, so a running sum's previous value is the
+    // first operand: the one compared (a later operand equal to it goes through memory).
+    std::size_t k = operand;
     const std::size_t end = operand + count;
-    for (std::size_t k = operand; k < end; ++k) adjoints[indices[k]] += partials[k] * adjoint;
+    if (count > 0 && indices[k] == static_cast<Index>(block.first_statement + statement)) {
+      carry = partials[k] * adjoint;
+      ++k;
+    }
+    for (; k < end; ++k) adjoints[indices[k]] += partials[k] * adjoint;
   }
+  adjoints[block.first_statement + low] += carry;  // index 0, the passive sink, when low is 0
 }
 
 }  // namespace

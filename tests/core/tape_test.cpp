@@ -1,13 +1,14 @@
 #include "subgrad/core/tape.hpp"
 
 #include <cmath>
+#include <span>
 #include <thread>
 #include <vector>
 
 #include <boost/test/unit_test.hpp>
 
-#include "subgrad/core/gradient.hpp"
 #include "subgrad/core/arithmetic.hpp"
+#include "subgrad/core/gradient.hpp"
 #include "subgrad/core/var.hpp"
 #include "subgrad/math/elementary.hpp"
 
@@ -47,6 +48,62 @@ BOOST_AUTO_TEST_CASE(a_chain_of_ten_million_statements) {
   const double expected = std::pow(1.0000001, length);
   BOOST_TEST(subgrad::grad(y, x) == expected, boost::test_tools::tolerance(1e-9));
   BOOST_TEST(tape.capacity_bytes() >= tape.memory_bytes());
+}
+
+// The sweep keeps what a statement passes to the statement just before it in a register; these
+// chains check it where it must reach memory: at block ends (the first block holds 4096
+// operands), before a node, after a statement whose adjoint is zero, and for an operand used
+// twice. Every expected value is exact, or rounded as the sweep rounds it.
+BOOST_AUTO_TEST_CASE(chains_through_the_previous_statement_sweep_exactly) {
+  Tape tape;
+  Var x = 3.0;
+  Var y = x;
+  for (int i = 0; i < 20'000; ++i) y = y * (i % 2 == 0 ? 2.0 : 0.5) + 1.0;  // crosses blocks
+  BOOST_TEST(subgrad::grad(y, x) == 1.0);
+
+  // Each link passes z twice (partials z / 2 each, summed before reaching z's adjoint), so
+  // d(link)/dz is z exactly; the sweep multiplies the adjoints from the output back.
+  Var z = x * 1.0;
+  std::vector<double> values;
+  for (int i = 0; i < 10; ++i) {
+    values.push_back(z.value());
+    z = z * z * 0.5;
+  }
+  double expected = 1.0;
+  for (auto v = values.rbegin(); v != values.rend(); ++v) expected *= *v;
+  BOOST_TEST(subgrad::grad(z, x) == expected);
+
+  // A statement whose adjoint is zero passes nothing, however its operands line up.
+  Var unused = x * 2.0;
+  Var after = unused * 0.0 + x * 4.0;
+  BOOST_TEST(subgrad::grad(after, x) == 4.0);
+}
+
+BOOST_AUTO_TEST_CASE(what_a_chain_link_carries_is_each_vars_adjoint) {
+  Tape tape;
+  Var a = 2.0;
+  Var t = a * 2.0;
+  Var u = t * 3.0;      // t is the previous statement's left-hand side
+  Var b = 5.0;          // an independent variable after statements with operands
+  Var y = b * 4.0 + u;  // b is the previous statement's left-hand side
+  subgrad::backward(y);
+  BOOST_TEST(b.adjoint() == 4.0);
+  BOOST_TEST(u.adjoint() == 1.0);
+  BOOST_TEST(t.adjoint() == 3.0);
+  BOOST_TEST(a.adjoint() == 6.0);
+}
+
+BOOST_AUTO_TEST_CASE(a_chain_interrupted_by_a_node_reaches_it) {
+  Tape tape;
+  Var x = 1.5;
+  Var before = x * 2.0;
+  // A node after `before` reads the adjoint of `before` (its input) as the sweep left it.
+  double seen = 0.0;
+  tape.record_node(
+      [&seen, index = before.index()](std::span<double> adjoints) { seen = adjoints[index]; });
+  Var after = before * 8.0;  // the statement right after `before`: a chain link across the node
+  BOOST_TEST(subgrad::grad(after, x) == 16.0);
+  BOOST_TEST(seen == 8.0);
 }
 
 BOOST_AUTO_TEST_CASE(clear_and_reuse_keeps_memory_bounded) {
