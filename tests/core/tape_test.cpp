@@ -61,8 +61,8 @@ BOOST_AUTO_TEST_CASE(chains_through_the_previous_statement_sweep_exactly) {
   for (int i = 0; i < 20'000; ++i) y = y * (i % 2 == 0 ? 2.0 : 0.5) + 1.0;  // crosses blocks
   BOOST_TEST(subgrad::grad(y, x) == 1.0);
 
-  // Each link passes z twice (partials z / 2 each, summed before reaching z's adjoint), so
-  // d(link)/dz is z exactly; the sweep multiplies the adjoints from the output back.
+  // Each link passes z twice (partial z / 2 each: the first operand's share in a register, the
+  // second's through memory), so d(link)/dz is z exactly; the sweep multiplies from the output.
   Var z = x * 1.0;
   std::vector<double> values;
   for (int i = 0; i < 10; ++i) {
