@@ -141,7 +141,7 @@ void Tape::clear() {
     blocks_[b]->operand_used = 0;
     blocks_[b]->statement_used = 0;
     blocks_[b]->large_counts.clear();
-    blocks_[b]->first_with_operands = detail::Block::none;
+    blocks_[b]->first_with_operands = 0;
   }
   current_block_ = 0;
   if (!blocks_.empty()) {
@@ -152,6 +152,7 @@ void Tape::clear() {
   } else {
     current_ = &empty_block;
   }
+  point_cursors_at_current_block();
   statements_before_current_ = 0;
   operands_before_current_ = 0;
   nodes_.clear();
@@ -160,6 +161,21 @@ void Tape::clear() {
   swept_ = false;
   swept_statement_count_ = 0;
   id_ = next_tape_id();
+}
+
+void Tape::point_cursors_at_current_block(std::size_t operands_needed) noexcept {
+  detail::Block& block = *current_;
+  next_index_ = block.indices.get() + block.operand_used;
+  next_partial_ = block.partials.get() + block.operand_used;
+  next_count_ = block.counts.get() + block.statement_used;
+  count_end_ = block.counts.get() + block.statement_capacity;
+  // Operand room at most the count room, so that a statement with operands, which takes at least
+  // one of each, never runs out of counts first. The exception, a statement of more operands than
+  // counts are left before the index limit, is the last one the block takes.
+  const std::size_t operand_room = block.operand_capacity - block.operand_used;
+  index_end_ = next_index_ + std::min(operand_room, std::max(count_room(), operands_needed));
+  statement_bias_ = reinterpret_cast<std::uintptr_t>(block.counts.get()) -
+                    static_cast<std::uintptr_t>(block.first_statement);
 }
 
 std::size_t Tape::memory_bytes() const noexcept {
@@ -180,7 +196,7 @@ std::size_t Tape::capacity_bytes() const noexcept {
   return bytes;
 }
 
-detail::Block* Tape::grow(std::size_t operands_needed) {
+void Tape::grow(std::size_t operands_needed) {
   const std::uint64_t first = statement_count();
   if (first >= index_limit_) {
     throw Error(fmt::format(
@@ -191,6 +207,7 @@ detail::Block* Tape::grow(std::size_t operands_needed) {
   const bool had_block = current_ != &empty_block;
   std::size_t next = had_block ? current_block_ + 1 : 0;
   if (had_block) {
+    settle_current_block();
     statements_before_current_ += current_->statement_used;
     operands_before_current_ += current_->operand_used;
   }
@@ -205,22 +222,24 @@ detail::Block* Tape::grow(std::size_t operands_needed) {
     auto block = std::make_unique<detail::Block>();
     block->indices = std::make_unique_for_overwrite<Index[]>(wanted);
     block->partials = std::make_unique_for_overwrite<double[]>(wanted);
-    block->counts = std::make_unique_for_overwrite<detail::OperandCount[]>(wanted);
+    // Twice as many counts as operands: room for independent variables (statements without
+    // operands) beside a full block of operands. Pages never written cost no memory.
+    block->counts = std::make_unique_for_overwrite<detail::OperandCount[]>(2 * wanted);
     block->operand_capacity = wanted;
-    block->statement_allocated = wanted;
+    block->statement_allocated = 2 * wanted;
     blocks_.push_back(std::move(block));
   }
   detail::Block* block = blocks_[next].get();
   block->operand_used = 0;
   block->statement_used = 0;
   block->large_counts.clear();
-  block->first_with_operands = detail::Block::none;
+  block->first_with_operands = 0;
   block->first_statement = first;
   block->statement_capacity = static_cast<std::size_t>(
       std::min<std::uint64_t>(block->statement_allocated, index_limit_ - first));
   current_block_ = next;
   current_ = block;
-  return block;
+  point_cursors_at_current_block(operands_needed);
 }
 
 Index Tape::new_variables(std::size_t count) {
@@ -233,11 +252,13 @@ Index Tape::new_variables(std::size_t count) {
   }
   const auto first = static_cast<Index>(statement_count() + 1);
   while (count > 0) {
-    detail::Block* block = current_;
-    if (block->statement_used == block->statement_capacity) block = grow(0);
-    const std::size_t taken = std::min(count, block->statement_capacity - block->statement_used);
-    std::memset(block->counts.get() + block->statement_used, 0, taken);
-    block->statement_used += taken;
+    if (next_count_ == count_end_) grow(0);
+    const std::size_t taken = std::min(count, count_room());
+    std::memset(next_count_, 0, taken);
+    next_count_ += taken;
+    index_end_ = next_index_ + std::min(operand_room(), count_room());  // as record_statement
+    if (next_index_ == current_->indices.get())
+      current_->first_with_operands = current_statements();
     count -= taken;
   }
   return first;
@@ -288,6 +309,7 @@ void Tape::backward(Index output, std::uint32_t output_tape, double seed,
     throw Error(fmt::format("{}: output index {} is not on the tape ({} statements)", operation,
                             output, statements));
   }
+  settle_current_block();
   ++sweep_count_;
   adjoints_.assign(static_cast<std::size_t>(output) + 1, 0.0);
   adjoints_[output] = seed;

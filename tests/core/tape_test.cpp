@@ -16,6 +16,10 @@ namespace subgrad::detail {
 // The tests' handle on the tape's index limit, which is 2^32 - 1 and out of a test's reach.
 struct TapeTesting {
   static void set_index_limit(Tape& tape, std::uint64_t limit) { tape.index_limit_ = limit; }
+  // The recorder's invariant: a statement with operands checks only the operand room.
+  static bool count_room_covers_operand_room(const Tape& tape) {
+    return tape.count_room() >= tape.operand_room();
+  }
 };
 }  // namespace subgrad::detail
 
@@ -129,6 +133,81 @@ BOOST_AUTO_TEST_CASE(reuse_after_clear_spans_several_blocks) {
     BOOST_TEST(subgrad::grad(sum, x) == expected);
     tape.clear();
   }
+}
+
+BOOST_AUTO_TEST_CASE(variables_recorded_after_operands_do_not_hide_them_from_the_sweep) {
+  // The sweep stops before a block's leading statements without operands; statements without
+  // operands recorded later (one variable, a bulk of them, an empty dynamic statement) must not
+  // move that point past the statements with operands before them.
+  for (int blocks = 0; blocks < 2; ++blocks) {
+    Tape tape;
+    Var filler = 1.0;
+    // With blocks == 1 the statements below start in a second block.
+    for (int i = 0; i < (blocks == 1 ? 5000 : 0); ++i) filler = filler * 1.0;
+    const std::vector<Var> leading = subgrad::variables(std::vector<double>{2.0, 3.0});
+    const Var product = leading[0] * leading[1];
+    const Var single = 5.0;
+    const std::vector<Var> bulk = subgrad::variables(std::vector<double>{7.0, 11.0});
+    tape.record_dynamic(0, [](subgrad::Index*, double*) {});
+    const Var y = product * single + bulk[0] * bulk[1];
+    tape.backward(y.index(), tape.id(), 1.0);
+    BOOST_TEST(leading[0].adjoint() == 15.0);
+    BOOST_TEST(leading[1].adjoint() == 10.0);
+    BOOST_TEST(single.adjoint() == 6.0);
+    BOOST_TEST(bulk[0].adjoint() == 11.0);
+    BOOST_TEST(bulk[1].adjoint() == 7.0);
+    BOOST_TEST(tape.statement_count() == (blocks == 1 ? 5009u : 9u));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(independent_variables_interleaved_with_statements_across_blocks) {
+  // Statements without operands take room for counts only: however they interleave with
+  // statements with operands (one at a time, in bulk), every statement lands and sweeps.
+  Tape tape;
+  Var x = 0.5;
+  Var sum = x * 1.0;
+  double expected_x = 1.0;
+  for (int i = 0; i < 30'000; ++i) {
+    if (i % 1000 == 0) {
+      const std::vector<Var> bulk = subgrad::variables(std::vector<double>(10000, 1.0));
+      BOOST_REQUIRE(subgrad::detail::TapeTesting::count_room_covers_operand_room(tape));
+      const Var single = 2.0;  // right after the bulk, which may have left both rooms equal
+      BOOST_REQUIRE(subgrad::detail::TapeTesting::count_room_covers_operand_room(tape));
+      sum += bulk[4999] * single * x;
+      expected_x += 2.0;
+    }
+    const Var v = 0.25 * (i % 3);
+    BOOST_REQUIRE(subgrad::detail::TapeTesting::count_room_covers_operand_room(tape));
+    sum += v * x;
+    expected_x += 0.25 * (i % 3);
+  }
+  BOOST_TEST(tape.statement_count() == 1u + 1u + 30u * 10002u + 30'000u * 2u);
+  BOOST_TEST(subgrad::grad(sum, x) == expected_x);
+}
+
+BOOST_AUTO_TEST_CASE(a_statement_of_more_operands_than_statements_left_before_the_limit) {
+  Tape tape;
+  subgrad::detail::TapeTesting::set_index_limit(tape, 4095);
+  Var x = 1.0;
+  for (int i = 0; i < 4090; ++i) x = x * 1.0;  // statements 2..4091 of the first block
+  const std::vector<Var> leaves(600, x);
+  // 600 operands where 4 statements are left: the block grown for it takes it whole.
+  const subgrad::Index wide =
+      tape.record_dynamic(leaves.size(), [&](subgrad::Index* indices, double* partials) {
+        for (std::size_t k = 0; k < leaves.size(); ++k) {
+          indices[k] = leaves[k].index();
+          partials[k] = 0.5;
+        }
+      });
+  BOOST_TEST(wide == 4092u);
+  Var y = x * 2.0;  // 4093 .. 4095
+  y = y * 2.0;
+  y = y * 2.0;
+  BOOST_CHECK_THROW(y = y * 2.0, subgrad::Error);
+  BOOST_TEST(tape.statement_count() == 4095u);
+  tape.backward(wide, tape.id(), 1.0);
+  BOOST_TEST(x.adjoint() == 300.0);
+  BOOST_TEST(tape.operand_count() == 4090u + 600u + 3u);
 }
 
 BOOST_AUTO_TEST_CASE(statements_with_many_operands) {

@@ -40,13 +40,15 @@ struct Block {
   /// Statements this block may hold: its allocation, less where the 32-bit index space ends.
   std::size_t statement_capacity = 0;
   std::size_t statement_allocated = 0;
+  /// Used counts: up to date for a block that is not the tape's current one, and for the current
+  /// one after Tape::settle_current_block() (while recording, the tape's cursors run ahead).
   std::size_t operand_used = 0;
   std::size_t statement_used = 0;
   /// Global number of the block's first statement; statement s has left-hand side index s + 1.
   std::uint64_t first_statement = 0;
-  /// The first statement (counted in the block) that has operands; `none` while there is none.
-  static constexpr std::size_t none = static_cast<std::size_t>(-1);
-  std::size_t first_with_operands = none;
+  /// Statements [0, first_with_operands) of the block have no operands (independent variables):
+  /// the sweep stops before them. Raised by each such statement recorded before any operand.
+  std::size_t first_with_operands = 0;
 };
 
 struct TapeTesting;
@@ -98,11 +100,11 @@ class Tape {
 
   /// Statements recorded, independent variables included.
   std::size_t statement_count() const noexcept {
-    return statements_before_current_ + current_->statement_used;
+    return statements_before_current_ + current_statements();
   }
   /// Operands recorded (an operand is one (index, partial) pair).
   std::size_t operand_count() const noexcept {
-    return operands_before_current_ + current_->operand_used;
+    return operands_before_current_ + current_operands();
   }
   /// Bytes of recorded statements and operands (not the adjoint vector, not unused capacity).
   std::size_t memory_bytes() const noexcept;
@@ -180,26 +182,52 @@ class Tape {
   // The one body of record<N> and record_dynamic; inlined, so that a compile-time count folds.
   template <class Fill>
   [[gnu::always_inline]] inline Index record_statement(std::size_t count, Fill& fill) {
-    detail::Block* block = current_;
-    if (block->operand_used + count > block->operand_capacity ||
-        block->statement_used == block->statement_capacity) [[unlikely]] {
-      block = grow(count);
+    // The block keeps at least as much room for operand counts as for operands, so a statement
+    // with operands checks the operand room only: one comparison on the hot path.
+    if (count == 0 ? next_count_ == count_end_ : operand_room() < count) [[unlikely]]
+      grow(count);
+    fill(next_index_, next_partial_);
+    if (count == 0) {
+      // Takes a count but no operand: shrink the operand room if it would exceed the count room.
+      if (operand_room() == count_room()) --index_end_;
+      // No statement of the block has operands yet: the sweep may stop before this one.
+      if (next_index_ == current_->indices.get()) [[unlikely]]
+        current_->first_with_operands = current_statements() + 1;
     }
-    fill(block->indices.get() + block->operand_used, block->partials.get() + block->operand_used);
-    if (count > 0 && block->operand_used == 0) [[unlikely]]
-      block->first_with_operands = block->statement_used;
-    block->operand_used += count;
+    next_index_ += count;
+    next_partial_ += count;
     if (count < detail::large_statement) [[likely]] {
-      block->counts[block->statement_used] = static_cast<detail::OperandCount>(count);
+      *next_count_ = static_cast<detail::OperandCount>(count);
     } else {
-      block->counts[block->statement_used] =
-          static_cast<detail::OperandCount>(detail::large_statement);
-      block->large_counts.push_back(static_cast<std::uint32_t>(count));
+      *next_count_ = static_cast<detail::OperandCount>(detail::large_statement);
+      current_->large_counts.push_back(static_cast<std::uint32_t>(count));
     }
-    ++block->statement_used;
-    return static_cast<Index>(block->first_statement + block->statement_used);
+    ++next_count_;
+    // The left-hand side's index: the block's first statement plus the statements it now holds.
+    return static_cast<Index>(reinterpret_cast<std::uintptr_t>(next_count_) - statement_bias_);
   }
-  detail::Block* grow(std::size_t operands_needed);
+  std::size_t operand_room() const noexcept {
+    return static_cast<std::size_t>(index_end_ - next_index_);
+  }
+  std::size_t count_room() const noexcept {
+    return static_cast<std::size_t>(count_end_ - next_count_);
+  }
+  // Statements recorded in the current block (its statement_used lags behind while recording).
+  std::size_t current_statements() const noexcept {
+    return static_cast<std::size_t>(next_count_ - current_->counts.get());
+  }
+  std::size_t current_operands() const noexcept {
+    return static_cast<std::size_t>(next_index_ - current_->indices.get());
+  }
+  // Writes the cursors' positions into the current block's used counts, which the sweep reads.
+  void settle_current_block() noexcept {
+    current_->operand_used = current_operands();
+    current_->statement_used = current_statements();
+  }
+  // Points the recording cursors at the current block's used counts, with an operand room of at
+  // most the count room (but at least `operands_needed`, which the block was grown for).
+  void point_cursors_at_current_block(std::size_t operands_needed = 0) noexcept;
+  void grow(std::size_t operands_needed);
   void sweep(std::uint64_t statement_end);
   [[noreturn]] void throw_bad_adjoint(Index index, std::uint32_t tape,
                                       std::string_view operation) const;
@@ -213,6 +241,18 @@ class Tape {
     const void* context = nullptr;
   };
 
+  // The recording cursors, first so that the hot path finds them in one cache line: where the
+  // current block's next operand, partial and operand count go, and where its room ends. Only
+  // these move while recording; the block's operand_used and statement_used are brought up to
+  // date from them (settle_current_block) when the block is left or swept.
+  Index* next_index_ = nullptr;
+  double* next_partial_ = nullptr;
+  Index* index_end_ = nullptr;
+  detail::OperandCount* next_count_ = nullptr;
+  detail::OperandCount* count_end_ = nullptr;
+  // The address of the current block's operand counts less its first statement's number, so that
+  // a left-hand side's index is the count cursor's address less this (one subtraction).
+  std::uintptr_t statement_bias_ = 0;
   std::vector<std::unique_ptr<detail::Block>> blocks_;
   detail::Block* current_;
   std::size_t current_block_ = 0;
