@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <random>
+#include <vector>
 
 #include <boost/test/unit_test.hpp>
 
@@ -26,6 +27,46 @@ BOOST_AUTO_TEST_CASE(functions_work_on_double_var_and_expressions) {
   Var y = relu(2.0 * x - 1.0) + leaky_relu(-x, 0.2) + relu6(x * 5.0);
   BOOST_TEST(y.value() == 2.0 - 0.3 + 6.0);
   BOOST_TEST(subgrad::grad(y, x) == 2.0 - 0.2 + 0.0);
+}
+
+// Relu's branch-free value (what element-wise loops call) is evaluate's value bit for bit,
+// signed zeros and NaN included, in double and float.
+template <class T>
+void check_relu_value_matches_evaluate() {
+  const subgrad::rules::Relu rule;
+  const T denormal = std::numeric_limits<T>::denorm_min();
+  const T infinity = std::numeric_limits<T>::infinity();
+  std::vector<T> grid = {T(0),
+                         -T(0),
+                         denormal,
+                         -denormal,
+                         T(1),
+                         T(-1),
+                         infinity,
+                         -infinity,
+                         std::numeric_limits<T>::max(),
+                         std::numeric_limits<T>::lowest(),
+                         std::numeric_limits<T>::quiet_NaN()};
+  std::mt19937 generator(5);
+  std::normal_distribution<double> normal(0.0, 10.0);
+  for (int k = 0; k < 1000; ++k) grid.push_back(static_cast<T>(normal(generator)));
+  for (const T x : grid) {
+    BOOST_TEST_CONTEXT("x = " << x) {
+      const T fast = rule.value(x);
+      const T reference = rule.evaluate(x).value;
+      if (std::isnan(reference)) {
+        BOOST_TEST(std::isnan(fast));
+      } else {
+        BOOST_TEST(fast == reference);
+        BOOST_TEST(std::signbit(fast) == std::signbit(reference));
+      }
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(relu_value_without_a_branch_is_its_evaluation) {
+  check_relu_value_matches_evaluate<double>();
+  check_relu_value_matches_evaluate<float>();
 }
 
 BOOST_AUTO_TEST_CASE(per_call_rules_on_every_kinked_function) {

@@ -51,6 +51,12 @@ struct Relu {
     if (x == 0.0) return detail::corner(T(0.0), 0.0, 1.0);
     return detail::not_a_number(x);
   }
+  /// The value alone, evaluate(x).value without a branch (NaN passes: !(NaN <= 0)), which is what
+  /// element-wise loops call: g++ vectorises them then, at its default -ftrapping-math too.
+  template <std::floating_point T>
+  constexpr T value(const T& x) const {
+    return detail::select(!(x <= 0.0), x, T(0.0));
+  }
   std::vector<KinkPoint> kinks(double low, double high) const {
     return detail::points_in(low, high, {0.0});
   }
