@@ -163,17 +163,16 @@ void Tape::clear() {
   id_ = next_tape_id();
 }
 
-void Tape::point_cursors_at_current_block(std::size_t operands_needed) noexcept {
+void Tape::point_cursors_at_current_block() noexcept {
   detail::Block& block = *current_;
   next_index_ = block.indices.get() + block.operand_used;
   next_partial_ = block.partials.get() + block.operand_used;
   next_count_ = block.counts.get() + block.statement_used;
   count_end_ = block.counts.get() + block.statement_capacity;
   // Operand room at most the count room, so that a statement with operands, which takes at least
-  // one of each, never runs out of counts first. The exception, a statement of more operands than
-  // counts are left before the index limit, is the last one the block takes.
+  // one of each, never runs out of counts first.
   const std::size_t operand_room = block.operand_capacity - block.operand_used;
-  index_end_ = next_index_ + std::min(operand_room, std::max(count_room(), operands_needed));
+  index_end_ = next_index_ + std::min(operand_room, count_room());
   statement_bias_ = reinterpret_cast<std::uintptr_t>(block.counts.get()) -
                     static_cast<std::uintptr_t>(block.first_statement);
 }
@@ -203,6 +202,15 @@ void Tape::grow(std::size_t operands_needed) {
         "subgrad::Tape: cannot record statement {}: a tape holds at most {} indices (32-bit); "
         "split the computation or clear() the tape",
         first + 1, index_limit_));
+  }
+  // A block keeps no more operand room than count room (the recorder checks one bound), so a
+  // statement of n operands needs n indices left; refused before anything changes.
+  if (operands_needed > index_limit_ - first) {
+    throw Error(fmt::format(
+        "subgrad::Tape: cannot record statement {} of {} operands: a tape holds at most {} "
+        "indices (32-bit) and a statement needs as many left as it has operands; split the "
+        "computation or clear() the tape",
+        first + 1, operands_needed, index_limit_));
   }
   const bool had_block = current_ != &empty_block;
   std::size_t next = had_block ? current_block_ + 1 : 0;
@@ -239,7 +247,7 @@ void Tape::grow(std::size_t operands_needed) {
       std::min<std::uint64_t>(block->statement_allocated, index_limit_ - first));
   current_block_ = next;
   current_ = block;
-  point_cursors_at_current_block(operands_needed);
+  point_cursors_at_current_block();
 }
 
 Index Tape::new_variables(std::size_t count) {

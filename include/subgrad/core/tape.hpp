@@ -225,8 +225,8 @@ class Tape {
     current_->statement_used = current_statements();
   }
   // Points the recording cursors at the current block's used counts, with an operand room of at
-  // most the count room (but at least `operands_needed`, which the block was grown for).
-  void point_cursors_at_current_block(std::size_t operands_needed = 0) noexcept;
+  // most the count room.
+  void point_cursors_at_current_block() noexcept;
   void grow(std::size_t operands_needed);
   void sweep(std::uint64_t statement_end);
   [[noreturn]] void throw_bad_adjoint(Index index, std::uint32_t tape,
