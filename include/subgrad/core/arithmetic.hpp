@@ -167,21 +167,22 @@ template <class A, class B>
 requires ExpressionOperands<A, B>
 constexpr bool operator>=(const A& a, const B& b) { return primal_value(a) >= primal_value(b); }
 
-// Compound assignments: one new statement each, as `x = x + other`.
+// Compound assignments: one new statement each, as `x = x + other`; always inlined, as the
+// assignment itself is (core/var.hpp: repeated leaves merge only where the statement is built).
 template <ExpressionOperand E>
-Var& operator+=(Var& x, const E& other) {
+[[gnu::always_inline]] inline Var& operator+=(Var& x, const E& other) {
   return x = x + other;
 }
 template <ExpressionOperand E>
-Var& operator-=(Var& x, const E& other) {
+[[gnu::always_inline]] inline Var& operator-=(Var& x, const E& other) {
   return x = x - other;
 }
 template <ExpressionOperand E>
-Var& operator*=(Var& x, const E& other) {
+[[gnu::always_inline]] inline Var& operator*=(Var& x, const E& other) {
   return x = x * other;
 }
 template <ExpressionOperand E>
-Var& operator/=(Var& x, const E& other) {
+[[gnu::always_inline]] inline Var& operator/=(Var& x, const E& other) {
   return x = x / other;
 }
 

@@ -48,12 +48,11 @@ inline void check_finite_binary(std::string_view primitive, double x, double y, 
     throw_non_finite_binary(primitive, x, y, value, partial_x, partial_y);
   }
 }
-template <std::size_t Count>
-inline void check_finite_statement(double value, const double* partials) {
+inline void check_finite_statement(double value, const double* partials, std::size_t count) {
   if (finite_check_on()) [[unlikely]] {
     bool all = finite(value);
-    for (std::size_t k = 0; k < Count; ++k) all &= finite(partials[k]);
-    if (!all) throw_non_finite_statement(value, partials, Count);
+    for (std::size_t k = 0; k < count; ++k) all &= finite(partials[k]);
+    if (!all) throw_non_finite_statement(value, partials, count);
   }
 }
 }  // namespace detail

@@ -142,13 +142,22 @@ class Tape {
   /// Records a statement with N operands written by `fill(indices, partials)`; returns the
   /// left-hand side's index. The hot path: no checks, no allocation unless a block is full.
   template <std::size_t N, class Fill>
-  Index record(Fill&& fill) {
-    return record_statement(N, fill);
+  [[gnu::always_inline]] Index record(Fill&& fill) {
+    return record_statement<N, N>(N, fill);
   }
   /// Records a statement whose operand count is known only at run time.
   template <class Fill>
-  Index record_dynamic(std::size_t count, Fill&& fill) {
-    return record_statement(count, fill);
+  [[gnu::always_inline]] Index record_dynamic(std::size_t count, Fill&& fill) {
+    return record_statement<0, std::numeric_limits<std::size_t>::max()>(count, fill);
+  }
+  /// Records a statement of `count` operands, 1 <= count <= MaxCount < 255: the hot path of a
+  /// statement whose count the optimiser folds late (merged repeated leaves, see core/var.hpp),
+  /// with the paths of operand-free and large statements left out at compile time.
+  template <std::size_t MaxCount, class Fill>
+  [[gnu::always_inline]] Index record_bounded(std::size_t count, Fill&& fill) {
+    static_assert(MaxCount >= 1 && MaxCount < detail::large_statement);
+    if (count < 1 || count > MaxCount) __builtin_unreachable();
+    return record_statement<1, MaxCount>(count, fill);
   }
 
   /// Records a node at the current position: the sweep calls `backward` after every statement
@@ -179,15 +188,17 @@ class Tape {
   struct PassiveTag {};
   explicit Tape(PassiveTag);
   static Tape& default_for_thread();
-  // The one body of record<N> and record_dynamic; inlined, so that a compile-time count folds.
-  template <class Fill>
+  // The one body of record<N>, record_dynamic and record_bounded; inlined, so that a compile-time
+  // count folds. MinCount <= count <= MaxCount: bounds known at compile time drop paths.
+  template <std::size_t MinCount, std::size_t MaxCount, class Fill>
   [[gnu::always_inline]] inline Index record_statement(std::size_t count, Fill& fill) {
+    const bool no_operands = MinCount == 0 && count == 0;
     // The block keeps at least as much room for operand counts as for operands, so a statement
     // with operands checks the operand room only: one comparison on the hot path.
-    if (count == 0 ? next_count_ == count_end_ : operand_room() < count) [[unlikely]]
+    if (no_operands ? next_count_ == count_end_ : operand_room() < count) [[unlikely]]
       grow(count);
     fill(next_index_, next_partial_);
-    if (count == 0) {
+    if (no_operands) {
       // Takes a count but no operand: shrink the operand room if it would exceed the count room.
       if (operand_room() == count_room()) --index_end_;
       // No statement of the block has operands yet: the sweep may stop before this one.
@@ -196,7 +207,7 @@ class Tape {
     }
     next_index_ += count;
     next_partial_ += count;
-    if (count < detail::large_statement) [[likely]] {
+    if (MaxCount < detail::large_statement || count < detail::large_statement) [[likely]] {
       *next_count_ = static_cast<detail::OperandCount>(count);
     } else {
       *next_count_ = static_cast<detail::OperandCount>(detail::large_statement);

@@ -2,9 +2,12 @@
 /// \file
 /// Var: a double that records what is computed from it on the active tape.
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 
 #include "subgrad/core/expression.hpp"
 #include "subgrad/core/finite_check.hpp"
@@ -20,6 +23,84 @@ namespace subgrad {
 
 class Var;
 namespace detail {
+/// Whether this build merges a statement's repeated leaves (StatementLeaves): it takes g++'s
+/// optimiser, which is what can tell that two leaves are the same Var. Elsewhere (-O0, clang)
+/// every leaf is recorded, as written.
+inline constexpr bool merges_repeated_leaves =
+#if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE__)
+    true;
+#else
+    false;
+#endif
+/// Statements of up to this many leaves merge (pairs are compared at compile time: quadratic).
+inline constexpr std::size_t max_leaves_merged = 8;
+
+/// Whether two leaves' indices are known, once the statement is inlined, to be equal: true when
+/// g++ sees the same Var read twice (`x * x`, or `q[i]` in two terms of a flux), false when it
+/// cannot tell. Nothing is compared at run time: the test folds to a constant.
+[[gnu::always_inline]] inline bool known_equal(Index a, Index b) noexcept {
+  return __builtin_constant_p(a == b) && a == b;
+}
+
+/// A statement's leaves before they go on the tape. A leaf known to repeat an earlier one adds
+/// its partial to that one's and is dropped: each operand is recorded once, so the tape is
+/// smaller and the sweep does fewer updates (the advection fluxes name each neighbour two or
+/// three times). The gradient is the same up to rounding: the sweep adds adjoint * (p1 + p2)
+/// once instead of adjoint * p1 and adjoint * p2.
+/// Positions are template arguments and every step is always inlined, so that the leaves stay in
+/// registers and the known_equal tests fold, whatever the inliner thinks of the caller's size.
+template <std::size_t N>
+struct StatementLeaves {
+  double value;  // the statement's
+  std::array<Index, N> index;
+  std::array<double, N> partial;
+  std::array<bool, N> kept;
+
+  [[gnu::always_inline]] void merge_known_repeats() noexcept {
+    merge(std::make_index_sequence<N>{});
+  }
+  [[gnu::always_inline]] std::size_t count() const noexcept {
+    return count(std::make_index_sequence<N>{});
+  }
+  /// The tape's fill: writes the kept leaves, then checks them if a FiniteCheck is on (before the
+  /// statement is counted: if that throws, nothing of it is recorded).
+  [[gnu::always_inline]] void operator()(Index* indices, double* partials) const {
+    std::size_t position = 0;
+    write(indices, partials, position, std::make_index_sequence<N>{});
+    check_finite_statement(value, partials, position);
+  }
+
+ private:
+  template <std::size_t... J>
+  [[gnu::always_inline]] void merge(std::index_sequence<J...>) noexcept {
+    (merge_into_earlier<J>(std::make_index_sequence<J>{}), ...);
+  }
+  // Leaf J into the first kept leaf K < J known to be the same operand, if any.
+  template <std::size_t J, std::size_t... K>
+  [[gnu::always_inline]] void merge_into_earlier(std::index_sequence<K...>) noexcept {
+    kept[J] = true;
+    (merge_pair<K, J>(), ...);
+  }
+  template <std::size_t K, std::size_t J>
+  [[gnu::always_inline]] void merge_pair() noexcept {
+    if (kept[J] && kept[K] && known_equal(index[K], index[J])) {
+      partial[K] += partial[J];
+      kept[J] = false;
+    }
+  }
+  template <std::size_t... J>
+  [[gnu::always_inline]] std::size_t count(std::index_sequence<J...>) const noexcept {
+    return (std::size_t{kept[J]} + ... + 0);
+  }
+  template <std::size_t... J>
+  [[gnu::always_inline]] void write(Index* indices, double* partials, std::size_t& position,
+                                    std::index_sequence<J...>) const noexcept {
+    ((kept[J] ? (indices[position] = index[J], partials[position] = partial[J], ++position)
+              : position),
+     ...);
+  }
+};
+
 /// Builds a Var for a statement recorded by other means (runtime-length statements, tensors).
 struct VarAccess {
   static Var make(double value, Index index, std::uint32_t tape);
@@ -39,12 +120,21 @@ class Var {
   Var(double value) { make_independent(value); }  // NOLINT: implicit, as for double
   /// Records `expression` as one statement on the active tape.
   template <Expression E>
-  requires(!std::same_as<std::remove_cvref_t<E>, Var>)
-      Var(const E& expression) {  // NOLINT: implicit, so that `Var y = a * b;` works
+  requires(!std::same_as<std::remove_cvref_t<E>, Var>) [[gnu::always_inline]] Var(
+      const E& expression) {  // NOLINT: implicit, so that `Var y = a * b;` works
     assign(expression);
   }
-  Var(const Var&) noexcept = default;
-  Var& operator=(const Var&) noexcept = default;
+  // Field by field, not as one block: g++ then sees that a leaf copied into an expression node
+  // holds the index it was copied from, which is what lets a statement merge repeated leaves
+  // (StatementLeaves). A block copy hides it from g++'s value numbering.
+  constexpr Var(const Var& other) noexcept
+      : value_(other.value_), index_(other.index_), tape_(other.tape_) {}
+  constexpr Var& operator=(const Var& other) noexcept {
+    value_ = other.value_;
+    index_ = other.index_;
+    tape_ = other.tape_;
+    return *this;
+  }
 
   /// Makes this Var a new independent variable with `value`.
   Var& operator=(double value) {
@@ -52,7 +142,8 @@ class Var {
     return *this;
   }
   template <Expression E>
-  requires(!std::same_as<std::remove_cvref_t<E>, Var>) Var& operator=(const E& expression) {
+  requires(!std::same_as<std::remove_cvref_t<E>, Var>) [[gnu::always_inline]] Var& operator=(
+      const E& expression) {
     assign(expression);
     return *this;
   }
@@ -84,8 +175,10 @@ class Var {
     tape_ = tape.id();
   }
 
+  // Always inlined: the statement's layout folds only where the expression is built (see
+  // StatementLeaves); an out-of-line copy would take it through memory.
   template <class E>
-  void assign(const E& expression) {
+  [[gnu::always_inline]] void assign(const E& expression) {
     Tape& tape = Tape::active();
     // Read once: the compiler cannot know that recording (stores of indices) leaves it unchanged.
     const std::uint32_t id = tape.id();
@@ -93,11 +186,20 @@ class Var {
     check_operands(expression, id);
 #endif
     const double value = expression.value();
-    index_ = tape.record<E::leaf_count>([&expression, value](Index* indices, double* partials) {
-      expression.template record<0>(indices, partials, 1.0);
-      // Before the statement is counted: if this throws, nothing of it is recorded.
-      detail::check_finite_statement<E::leaf_count>(value, partials);
-    });
+    constexpr std::size_t leaves = E::leaf_count;
+    if constexpr (!detail::merges_repeated_leaves || leaves < 2 ||
+                  leaves > detail::max_leaves_merged) {
+      index_ = tape.record<leaves>([&expression, value](Index* indices, double* partials) {
+        expression.template record<0>(indices, partials, 1.0);
+        // Before the statement is counted: if this throws, nothing of it is recorded.
+        detail::check_finite_statement(value, partials, leaves);
+      });
+    } else {
+      detail::StatementLeaves<leaves> statement{.value = value};
+      expression.template record<0>(statement.index.data(), statement.partial.data(), 1.0);
+      statement.merge_known_repeats();
+      index_ = tape.record_bounded<leaves>(statement.count(), statement);
+    }
     value_ = value;
     tape_ = id;
   }
