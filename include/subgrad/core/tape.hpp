@@ -150,15 +150,6 @@ class Tape {
   [[gnu::always_inline]] Index record_dynamic(std::size_t count, Fill&& fill) {
     return record_statement<0, std::numeric_limits<std::size_t>::max()>(count, fill);
   }
-  /// Records a statement of `count` operands, 1 <= count <= MaxCount < 255: the hot path of a
-  /// statement whose count the optimiser folds late (merged repeated leaves, see core/var.hpp),
-  /// with the paths of operand-free and large statements left out at compile time.
-  template <std::size_t MaxCount, class Fill>
-  [[gnu::always_inline]] Index record_bounded(std::size_t count, Fill&& fill) {
-    static_assert(MaxCount >= 1 && MaxCount < detail::large_statement);
-    if (count < 1 || count > MaxCount) __builtin_unreachable();
-    return record_statement<1, MaxCount>(count, fill);
-  }
 
   /// Records a node at the current position: the sweep calls `backward` after every statement
   /// recorded later and before every statement recorded earlier.
@@ -242,8 +233,19 @@ class Tape {
   void sweep(std::uint64_t statement_end);
   [[noreturn]] void throw_bad_adjoint(Index index, std::uint32_t tape,
                                       std::string_view operation) const;
+  // Records a statement of `count` operands, 1 <= count <= MaxCount < 255 (Var's statements
+  // with merged repeated leaves, see core/var.hpp, whose count the optimiser folds late): the
+  // paths of operand-free and large statements are left out at compile time. Private: the
+  // bounds are the caller's invariant, not checked.
+  template <std::size_t MaxCount, class Fill>
+  [[gnu::always_inline]] Index record_bounded(std::size_t count, Fill&& fill) {
+    static_assert(MaxCount >= 1 && MaxCount < detail::large_statement);
+    if (count < 1 || count > MaxCount) __builtin_unreachable();
+    return record_statement<1, MaxCount>(count, fill);
+  }
   friend struct detail::TapeTesting;
   friend class detail::ScratchTape;
+  friend class Var;
 
   struct Node {
     std::uint64_t position;         // statements recorded before the node
