@@ -69,10 +69,12 @@ Tape::Tape() : current_(&empty_block), id_(next_tape_id()), previous_(detail::ac
   detail::active_tape = this;
 }
 
-Tape::Tape(PassiveTag) : current_(&empty_block), id_(next_tape_id()), is_default_(true) {}
+Tape::Tape(PassiveTag) : current_(&empty_block), id_(next_tape_id()) {}
+
+constinit Tape Tape::unstarted_{UnstartedTag{}};
 
 Tape::~Tape() {
-  if (is_default_) return;
+  // The default tape is linked once it is used; the scratch tape and unstarted_ are not linked.
   if (detail::active_tape == this) {
     detail::active_tape = previous_;
     return;
@@ -133,6 +135,9 @@ ScratchTape::~ScratchTape() {
 
 Tape& Tape::default_for_thread() {
   thread_local Tape tape{PassiveTag{}};
+  // Active while no Tape object is: then recording_tape() finds it without a call. Tapes made
+  // later nest in it and hand it back when they end; it unlinks itself when the thread ends.
+  if (detail::active_tape == nullptr) detail::active_tape = &tape;
   return tape;
 }
 
@@ -195,7 +200,12 @@ std::size_t Tape::capacity_bytes() const noexcept {
   return bytes;
 }
 
-void Tape::grow(std::size_t operands_needed) {
+Tape& Tape::grow(std::size_t operands_needed) {
+  if (this == &unstarted_) {
+    // A Var's first statement on a thread with no active tape (recording_tape()).
+    Tape& tape = default_for_thread();
+    return tape.needs_block(operands_needed) ? tape.grow(operands_needed) : tape;
+  }
   const std::uint64_t first = statement_count();
   if (first >= index_limit_) {
     throw Error(fmt::format(
@@ -248,6 +258,7 @@ void Tape::grow(std::size_t operands_needed) {
   current_block_ = next;
   current_ = block;
   point_cursors_at_current_block();
+  return *this;
 }
 
 Index Tape::new_variables(std::size_t count) {

@@ -300,6 +300,64 @@ BOOST_AUTO_TEST_CASE(the_default_tape_serves_programs_without_a_tape_object) {
   BOOST_TEST(result == 6.0);
 }
 
+// A Var finds the tape it records on without a call (Tape::recording_tape): on a thread with no
+// active tape, its first statement reaches the default tape through the recorder's slow branch,
+// which must give the new Var that tape's id and refuse operands of any other tape.
+BOOST_AUTO_TEST_CASE(a_threads_first_statement_starts_its_default_tape) {
+  Tape tape;
+  const Var foreign = 2.0;
+  bool started = false;
+  bool independent_started = false;
+  double gradient = 0.0;
+  std::string refused;
+  std::thread([&] {
+    const Var constant;            // on no tape
+    Var y = constant * 3.0 + 1.0;  // the first statement: its operands are on no tape
+    started = y.tape_id() != 0 && y.tape_id() == Tape::active().id();
+    Var x = 3.0;
+    Var z = x * y + x;
+    gradient = subgrad::grad(z, x);
+  }).join();
+  std::thread([&] {
+    Var x = 5.0;  // the first statement: an independent variable
+    independent_started = x.tape_id() != 0 && x.tape_id() == Tape::active().id();
+  }).join();
+  std::thread([&] {
+    try {
+      Var y = foreign * 2.0;  // the first statement: an operand of another thread's tape
+    } catch (const subgrad::Error& error) {
+      refused = error.what();
+    }
+  }).join();
+  BOOST_TEST(started);
+  BOOST_TEST(independent_started);
+  BOOST_TEST(gradient == 2.0);
+  BOOST_TEST(refused.find("another thread's tape") != std::string::npos, refused);
+}
+
+BOOST_AUTO_TEST_CASE(the_default_tape_is_active_again_after_a_nested_tape) {
+  bool restored = false;
+  double outer_gradient = 0.0;
+  double inner_gradient = 0.0;
+  std::thread([&] {
+    Var x = 2.0;
+    Var y = x * x * x;
+    Tape& default_tape = Tape::active();
+    {
+      Tape inner;
+      Var z = 4.0;
+      Var w = z * z;
+      inner_gradient = subgrad::grad(w, z);
+    }
+    restored = &Tape::active() == &default_tape;
+    Var v = y + x;  // recorded on the default tape again
+    outer_gradient = subgrad::grad(v, x);
+  }).join();
+  BOOST_TEST(restored);
+  BOOST_TEST(inner_gradient == 8.0);
+  BOOST_TEST(outer_gradient == 13.0);
+}
+
 BOOST_AUTO_TEST_CASE(index_overflow_throws_rather_than_wraps) {
   Tape tape;
   subgrad::detail::TapeTesting::set_index_limit(tape, 10'000);

@@ -133,7 +133,9 @@ class Tape {
 
   /// Records an independent variable (a statement without operands).
   Index new_variable() {
-    return record<0>([](Index*, double*) {});
+    std::uint32_t id = id_;
+    auto nothing = [](Index*, double*) {};
+    return record_statement<0, 0>(0, nothing, id);
   }
   /// Records `count` independent variables in one call; their indices are consecutive, starting
   /// at the one returned.
@@ -143,12 +145,14 @@ class Tape {
   /// left-hand side's index. The hot path: no checks, no allocation unless a block is full.
   template <std::size_t N, class Fill>
   [[gnu::always_inline]] Index record(Fill&& fill) {
-    return record_statement<N, N>(N, fill);
+    std::uint32_t id = id_;
+    return record_statement<N, N>(N, fill, id);
   }
   /// Records a statement whose operand count is known only at run time.
   template <class Fill>
   [[gnu::always_inline]] Index record_dynamic(std::size_t count, Fill&& fill) {
-    return record_statement<0, std::numeric_limits<std::size_t>::max()>(count, fill);
+    std::uint32_t id = id_;
+    return record_statement<0, std::numeric_limits<std::size_t>::max()>(count, fill, id);
   }
 
   /// Records a node at the current position: the sweep calls `backward` after every statement
@@ -178,16 +182,43 @@ class Tape {
  private:
   struct PassiveTag {};
   explicit Tape(PassiveTag);
+  struct UnstartedTag {};
+  constexpr explicit Tape(UnstartedTag) noexcept : current_(nullptr), id_(0) {}
+  // The thread's default tape; made on first use, and made the active tape if none is.
   static Tape& default_for_thread();
+  // The tape a Var records on: the active one, or on a thread where none is yet, `unstarted_`,
+  // which holds no room and no Var (id 0), so that its first statement reaches grow(), which
+  // hands it to the thread's default tape. No call on this path: with one (the default tape's
+  // lazy construction), g++ kept every operand of the statement being built on the stack,
+  // live across it (Lax-Wendroff's recording took a third longer).
+  [[gnu::always_inline]] static Tape& recording_tape() noexcept {
+    Tape* tape = detail::active_tape;
+    return tape != nullptr ? *tape : unstarted_;
+  }
+  static Tape unstarted_;
   // The one body of record<N>, record_dynamic and record_bounded; inlined, so that a compile-time
-  // count folds. MinCount <= count <= MaxCount: bounds known at compile time drop paths.
+  // count folds. MinCount <= count <= MaxCount: bounds known at compile time drop paths. `id` is
+  // this tape's id on entry; it becomes the id of the tape recorded on, which differs only when
+  // this is `unstarted_`.
   template <std::size_t MinCount, std::size_t MaxCount, class Fill>
-  [[gnu::always_inline]] inline Index record_statement(std::size_t count, Fill& fill) {
+  [[gnu::always_inline]] inline Index record_statement(std::size_t count, Fill& fill,
+                                                       std::uint32_t& id) {
+    Tape* tape = this;
+    if (needs_block<MinCount>(count)) [[unlikely]] {
+      tape = &grow(count);
+      id = tape->id_;
+    }
+    return tape->record_in_room<MinCount, MaxCount>(count, fill);
+  }
+  // The block keeps at least as much room for operand counts as for operands, so a statement
+  // with operands checks the operand room only: one comparison on the hot path.
+  template <std::size_t MinCount = 0>
+  bool needs_block(std::size_t count) const noexcept {
+    return MinCount == 0 && count == 0 ? next_count_ == count_end_ : operand_room() < count;
+  }
+  template <std::size_t MinCount, std::size_t MaxCount, class Fill>
+  [[gnu::always_inline]] inline Index record_in_room(std::size_t count, Fill& fill) {
     const bool no_operands = MinCount == 0 && count == 0;
-    // The block keeps at least as much room for operand counts as for operands, so a statement
-    // with operands checks the operand room only: one comparison on the hot path.
-    if (no_operands ? next_count_ == count_end_ : operand_room() < count) [[unlikely]]
-      grow(count);
     fill(next_index_, next_partial_);
     if (no_operands) {
       // Takes a count but no operand: shrink the operand room if it would exceed the count room.
@@ -229,7 +260,9 @@ class Tape {
   // Points the recording cursors at the current block's used counts, with an operand room of at
   // most the count room.
   void point_cursors_at_current_block() noexcept;
-  void grow(std::size_t operands_needed);
+  // Starts a block with room for `operands_needed` operands and returns this tape; called on
+  // `unstarted_`, returns the thread's default tape with that room instead.
+  Tape& grow(std::size_t operands_needed);
   void sweep(std::uint64_t statement_end);
   [[noreturn]] void throw_bad_adjoint(Index index, std::uint32_t tape,
                                       std::string_view operation) const;
@@ -238,10 +271,15 @@ class Tape {
   // paths of operand-free and large statements are left out at compile time. Private: the
   // bounds are the caller's invariant, not checked.
   template <std::size_t MaxCount, class Fill>
-  [[gnu::always_inline]] Index record_bounded(std::size_t count, Fill&& fill) {
+  [[gnu::always_inline]] Index record_bounded(std::size_t count, Fill&& fill, std::uint32_t& id) {
     static_assert(MaxCount >= 1 && MaxCount < detail::large_statement);
     if (count < 1 || count > MaxCount) __builtin_unreachable();
-    return record_statement<1, MaxCount>(count, fill);
+    return record_statement<1, MaxCount>(count, fill, id);
+  }
+  // record<N> and new_variable() for Var, on recording_tape(): `id` as in record_statement.
+  template <std::size_t N, class Fill>
+  [[gnu::always_inline]] Index record_for_var(Fill&& fill, std::uint32_t& id) {
+    return record_statement<N, N>(N, fill, id);
   }
   friend struct detail::TapeTesting;
   friend class detail::ScratchTape;
@@ -280,7 +318,6 @@ class Tape {
   std::vector<std::pair<const void*, std::unique_ptr<TapeAttachment>>> attachments_;
   std::uint32_t id_;
   Tape* previous_ = nullptr;
-  bool is_default_ = false;
 };
 
 namespace detail {

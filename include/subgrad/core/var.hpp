@@ -169,19 +169,22 @@ class Var {
  private:
   friend struct detail::VarAccess;
   void make_independent(double value) {
-    Tape& tape = Tape::active();
-    index_ = tape.new_variable();
+    Tape& tape = Tape::recording_tape();
+    std::uint32_t id = tape.id();
+    index_ = tape.record_for_var<0>([](Index*, double*) {}, id);
     value_ = value;
-    tape_ = tape.id();
+    tape_ = id;
   }
 
   // Always inlined: the statement's layout folds only where the expression is built (see
   // StatementLeaves); an out-of-line copy would take it through memory.
   template <class E>
   [[gnu::always_inline]] void assign(const E& expression) {
-    Tape& tape = Tape::active();
+    Tape& tape = Tape::recording_tape();
     // Read once: the compiler cannot know that recording (stores of indices) leaves it unchanged.
-    const std::uint32_t id = tape.id();
+    // Recording changes it only for a thread's first statement (recording_tape()), whose
+    // operands, if on a tape, are then stale and refused by the check.
+    std::uint32_t id = tape.id();
 #if SUBGRAD_CHECK_OPERAND_TAPES
     check_operands(expression, id);
 #endif
@@ -189,16 +192,18 @@ class Var {
     constexpr std::size_t leaves = E::leaf_count;
     if constexpr (!detail::merges_repeated_leaves || leaves < 2 ||
                   leaves > detail::max_leaves_merged) {
-      index_ = tape.record<leaves>([&expression, value](Index* indices, double* partials) {
-        expression.template record<0>(indices, partials, 1.0);
-        // Before the statement is counted: if this throws, nothing of it is recorded.
-        detail::check_finite_statement(value, partials, leaves);
-      });
+      index_ = tape.record_for_var<leaves>(
+          [&expression, value](Index* indices, double* partials) {
+            expression.template record<0>(indices, partials, 1.0);
+            // Before the statement is counted: if this throws, nothing of it is recorded.
+            detail::check_finite_statement(value, partials, leaves);
+          },
+          id);
     } else {
       detail::StatementLeaves<leaves> statement{.value = value};
       expression.template record<0>(statement.index.data(), statement.partial.data(), 1.0);
       statement.merge_known_repeats();
-      index_ = tape.record_bounded<leaves>(statement.count(), statement);
+      index_ = tape.record_bounded<leaves>(statement.count(), statement, id);
     }
     value_ = value;
     tape_ = id;
