@@ -307,6 +307,7 @@ BOOST_AUTO_TEST_CASE(a_threads_first_statement_starts_its_default_tape) {
   Tape tape;
   const Var foreign = 2.0;
   bool started = false;
+  bool linked = false;
   bool independent_started = false;
   double gradient = 0.0;
   std::string refused;
@@ -314,6 +315,8 @@ BOOST_AUTO_TEST_CASE(a_threads_first_statement_starts_its_default_tape) {
     const Var constant;            // on no tape
     Var y = constant * 3.0 + 1.0;  // the first statement: its operands are on no tape
     started = y.tape_id() != 0 && y.tape_id() == Tape::active().id();
+    // The default tape is now the active one, so later statements find it without grow().
+    linked = subgrad::detail::active_tape == &Tape::active();
     Var x = 3.0;
     Var z = x * y + x;
     gradient = subgrad::grad(z, x);
@@ -330,6 +333,7 @@ BOOST_AUTO_TEST_CASE(a_threads_first_statement_starts_its_default_tape) {
     }
   }).join();
   BOOST_TEST(started);
+  BOOST_TEST(linked);
   BOOST_TEST(independent_started);
   BOOST_TEST(gradient == 2.0);
   BOOST_TEST(refused.find("another thread's tape") != std::string::npos, refused);

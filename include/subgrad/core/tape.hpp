@@ -134,8 +134,7 @@ class Tape {
   /// Records an independent variable (a statement without operands).
   Index new_variable() {
     std::uint32_t id = id_;
-    auto nothing = [](Index*, double*) {};
-    return record_statement<0, 0>(0, nothing, id);
+    return record_for_var<0>(fill_nothing, id);
   }
   /// Records `count` independent variables in one call; their indices are consecutive, starting
   /// at the one returned.
@@ -146,7 +145,7 @@ class Tape {
   template <std::size_t N, class Fill>
   [[gnu::always_inline]] Index record(Fill&& fill) {
     std::uint32_t id = id_;
-    return record_statement<N, N>(N, fill, id);
+    return record_for_var<N>(fill, id);
   }
   /// Records a statement whose operand count is known only at run time.
   template <class Fill>
@@ -277,6 +276,7 @@ class Tape {
     return record_statement<1, MaxCount>(count, fill, id);
   }
   // record<N> and new_variable() for Var, on recording_tape(): `id` as in record_statement.
+  static void fill_nothing(Index*, double*) noexcept {}  // an independent variable's fill
   template <std::size_t N, class Fill>
   [[gnu::always_inline]] Index record_for_var(Fill&& fill, std::uint32_t& id) {
     return record_statement<N, N>(N, fill, id);

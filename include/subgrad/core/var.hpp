@@ -171,7 +171,7 @@ class Var {
   void make_independent(double value) {
     Tape& tape = Tape::recording_tape();
     std::uint32_t id = tape.id();
-    index_ = tape.record_for_var<0>([](Index*, double*) {}, id);
+    index_ = tape.record_for_var<0>(Tape::fill_nothing, id);
     value_ = value;
     tape_ = id;
   }
