@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -40,14 +41,29 @@ bool may_change_threads() {
   return false;
 }
 
-// Runs `product` on one thread when it is small, on the requested threads otherwise.
-template <class Product>
-void with_threads_for(std::size_t m, std::size_t n, std::size_t k, Product product) {
+// The requested thread count: set_num_threads's, or OpenBLAS's own until that is called.
+int requested_count() {
   int requested = requested_threads.load(std::memory_order_relaxed);
   if (requested == 0) {
     requested = openblas_get_num_threads();
     requested_threads.store(requested, std::memory_order_relaxed);
   }
+  return requested;
+}
+
+// OneThreadPerProduct: how many live, and whether any does (read by every product).
+std::mutex one_thread_mutex;
+int one_thread_holders = 0;
+std::atomic<bool> one_thread_per_product{false};
+
+// Runs `product` on one thread when it is small, on the requested threads otherwise.
+template <class Product>
+void with_threads_for(std::size_t m, std::size_t n, std::size_t k, Product product) {
+  if (one_thread_per_product.load(std::memory_order_acquire)) {
+    product();  // OpenBLAS is at one thread until the last OneThreadPerProduct ends
+    return;
+  }
+  const int requested = requested_count();
   const bool small =
       m * n * k <= largest_single_thread_product && requested > 1 && may_change_threads();
   if (small) openblas_set_num_threads(1);
@@ -55,6 +71,23 @@ void with_threads_for(std::size_t m, std::size_t n, std::size_t k, Product produ
   if (small) openblas_set_num_threads(requested);
 }
 }  // namespace
+
+OneThreadPerProduct::OneThreadPerProduct() {
+  const std::lock_guard lock(one_thread_mutex);
+  if (one_thread_holders++ == 0) {
+    requested_count();  // remembered before OpenBLAS's count is changed
+    openblas_set_num_threads(1);
+    one_thread_per_product.store(true, std::memory_order_release);
+  }
+}
+
+OneThreadPerProduct::~OneThreadPerProduct() {
+  const std::lock_guard lock(one_thread_mutex);
+  if (--one_thread_holders == 0) {
+    one_thread_per_product.store(false, std::memory_order_release);
+    openblas_set_num_threads(requested_threads.load(std::memory_order_relaxed));
+  }
+}
 
 // Row-major C = alpha op(A) op(B) + beta C through cblas_sgemm or cblas_dgemm.
 template <class T, class CblasGemm>
@@ -122,8 +155,10 @@ void set_num_threads(int threads) {
   if (threads < 1) {
     throw Error(fmt::format("subgrad::set_num_threads: {} threads (need at least 1)", threads));
   }
-  openblas_set_num_threads(threads);
+  const std::lock_guard lock(detail::one_thread_mutex);
   detail::requested_threads.store(threads, std::memory_order_relaxed);
+  // While products are held at one thread, the count takes effect when they are released.
+  if (detail::one_thread_holders == 0) openblas_set_num_threads(threads);
 }
 
 int num_threads() { return openblas_get_num_threads(); }

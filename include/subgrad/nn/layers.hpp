@@ -296,6 +296,9 @@ class BasicRReLU final : public ActivationLayer<T> {
     return std::make_unique<BasicRReLU>(*this);
   }
 
+ protected:
+  void reseed_own(std::uint64_t seed) override { generator_.seed(seed); }
+
  private:
   rules::Rrelu rule_;  // validates lower <= upper
   std::mt19937_64 generator_;
@@ -364,6 +367,9 @@ class BasicDropout final : public BasicModule<T> {
   std::unique_ptr<BasicModule<T>> clone() const override {
     return std::make_unique<BasicDropout>(*this);
   }
+
+ protected:
+  void reseed_own(std::uint64_t seed) override { generator_.seed(seed); }
 
  private:
   double p_;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <random>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -99,7 +100,20 @@ class BasicModule {
   void eval() { train(false); }
   bool is_training() const noexcept { return training_; }
 
+  /// Gives the random generators of this module and all it contains (Dropout's masks, RReLU's
+  /// slopes) new streams, seeded from `generator` in visiting order. nn::DataParallel does it for
+  /// each replica, whose generators would otherwise repeat the model's masks on its own rows.
+  void reseed(std::mt19937_64& generator) {
+    ModuleVisitor<T> visitor;
+    visitor.module = [&generator](const std::string&, BasicModule<T>& m) {
+      m.reseed_own(generator());
+    };
+    visit("", visitor);
+  }
+
  protected:
+  /// A module with a random generator of its own seeds it anew (see reseed()).
+  virtual void reseed_own(std::uint64_t seed) { (void)seed; }
   BasicModule() = default;
   BasicModule(const BasicModule&) = default;
   BasicModule& operator=(const BasicModule&) = default;

@@ -9,4 +9,18 @@ void set_num_threads(int threads);
 /// The number of threads matrix products use.
 int num_threads();
 
+namespace detail {
+/// While one lives, every matrix product runs on the thread that calls it, whatever
+/// set_num_threads asked for: for callers that multiply on several threads at once
+/// (nn::DataParallel), where OpenBLAS's own threads would only compete with them. Nests; the
+/// requested count is back when the last one ends.
+class OneThreadPerProduct {
+ public:
+  OneThreadPerProduct();
+  ~OneThreadPerProduct();
+  OneThreadPerProduct(const OneThreadPerProduct&) = delete;
+  OneThreadPerProduct& operator=(const OneThreadPerProduct&) = delete;
+};
+}  // namespace detail
+
 }  // namespace subgrad
