@@ -69,6 +69,57 @@ BOOST_AUTO_TEST_CASE(relu_value_without_a_branch_is_its_evaluation) {
   check_relu_value_matches_evaluate<float>();
 }
 
+// Relu's and LeakyRelu's branch-free derivative (what element-wise backward loops call), given
+// the kink rule's pick at 0, is the derivative the rule picks from evaluate's slopes, for every
+// kink rule, on the same grid (float values are widened, as the tensor loops do).
+template <class Rule>
+void check_derivative_matches_the_chosen_slope(const Rule& rule) {
+  const double denormal = std::numeric_limits<double>::denorm_min();
+  const double infinity = std::numeric_limits<double>::infinity();
+  std::vector<double> grid = {0.0,
+                              -0.0,
+                              denormal,
+                              -denormal,
+                              1.0,
+                              -1.0,
+                              infinity,
+                              -infinity,
+                              std::numeric_limits<double>::max(),
+                              std::numeric_limits<double>::lowest(),
+                              std::numeric_limits<double>::quiet_NaN(),
+                              static_cast<double>(std::numeric_limits<float>::denorm_min())};
+  std::mt19937 generator(6);
+  std::normal_distribution<double> normal(0.0, 10.0);
+  for (int k = 0; k < 1000; ++k) grid.push_back(normal(generator));
+  for (const subgrad::KinkRule kink_rule :
+       {kink::min_norm, kink::left, kink::right, kink::midpoint, kink::convex(0.3)}) {
+    const double at_kink = subgrad::chosen_derivative(subgrad::rule_slopes(rule, 0.0),
+                                                      subgrad::CallKinkRule{kink_rule});
+    for (const double x : grid) {
+      BOOST_TEST_CONTEXT(rule.name << " under " << kink_rule.name() << ", x = " << x) {
+        const double fast = rule.derivative(x, at_kink);
+        const double reference = subgrad::chosen_derivative(subgrad::rule_slopes(rule, x),
+                                                            subgrad::CallKinkRule{kink_rule});
+        if (std::isnan(reference)) {
+          BOOST_TEST(std::isnan(fast));
+        } else {
+          BOOST_TEST(fast == reference);
+          BOOST_TEST(std::signbit(fast) == std::signbit(reference));
+        }
+      }
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(relu_derivatives_without_a_branch_are_the_chosen_slopes) {
+  check_derivative_matches_the_chosen_slope(subgrad::rules::Relu{});
+  check_derivative_matches_the_chosen_slope(subgrad::rules::LeakyRelu{0.01});
+  check_derivative_matches_the_chosen_slope(subgrad::rules::LeakyRelu{0.2});
+  check_derivative_matches_the_chosen_slope(subgrad::rules::LeakyRelu{1.0});
+  check_derivative_matches_the_chosen_slope(subgrad::rules::LeakyRelu{-0.5});
+  check_derivative_matches_the_chosen_slope(subgrad::rules::Rrelu{0.1, 0.3});
+}
+
 BOOST_AUTO_TEST_CASE(per_call_rules_on_every_kinked_function) {
   Tape tape;
   Var zero = 0.0, three = 3.0, one = 1.0;

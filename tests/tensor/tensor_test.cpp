@@ -6,9 +6,13 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <functional>
+#include <limits>
 #include <optional>
 #include <random>
+#include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <boost/test/unit_test.hpp>
@@ -141,6 +145,65 @@ BOOST_AUTO_TEST_CASE(binary_primitives_broadcast_and_split_ties_as_the_scalar_pa
     }
     for (std::size_t j = 0; j < 3; ++j) BOOST_TEST(close(da(0, j), expected_da[j]), rule.name());
   }
+}
+
+// relu, leaky_relu and rrelu (evaluation form) of a tensor on the tape take a vectorised backward
+// (the rule's branch-free derivative, a fresh adjoint written): it must give the general loop's
+// adjoints bit for bit, here reached through relu(x * 1). Zeros of either sign, infinities,
+// denormals and NaN in x; upstream adjoints with zeros and a NaN; the input used twice, so that
+// the second backward adds to an adjoint the first wrote.
+template <class T>
+void check_activation_backward_matches_the_general_loop() {
+  const T inf = std::numeric_limits<T>::infinity();
+  const T tiny = std::numeric_limits<T>::denorm_min();
+  const T nan = std::numeric_limits<T>::quiet_NaN();
+  Tensor<T> x(4, 8), w(4, 8), w2(4, 8);
+  const std::vector<T> special = {T(0), -T(0), inf, -inf, tiny, -tiny, nan, T(2), T(-3)};
+  std::mt19937 generator(3);
+  std::normal_distribution<double> normal(0.0, 2.0);
+  for (std::size_t k = 0; k < x.size(); ++k) {
+    x.data()[k] = k < special.size() ? special[k] : static_cast<T>(normal(generator));
+    w.data()[k] = k % 5 == 0 ? T(0) : static_cast<T>(normal(generator));
+    w2.data()[k] = k % 7 == 3 ? T(0) : static_cast<T>(normal(generator));
+  }
+  w.data()[9] = nan;
+  w.data()[6] = w2.data()[6] = T(0);  // at x = NaN: an adjoint of 0 adds nothing, not NaN
+  // On a tensor (the vectorised loop) or on an expression (the general one).
+  auto activation = [](const std::string& name, const auto& v, KinkRule r) {
+    if (name == "relu") return TensorVar<T>(subgrad::relu(v, r));
+    if (name == "leaky_relu") return TensorVar<T>(subgrad::leaky_relu(v, 0.2, r));
+    if (name == "leaky_relu 1") return TensorVar<T>(subgrad::leaky_relu(v, 1.0, r));
+    return TensorVar<T>(subgrad::rrelu(v, 0.1, 0.3, r));
+  };
+  for (const std::string name : {"relu", "leaky_relu", "leaky_relu 1", "rrelu"}) {
+    for (const KinkRule rule :
+         {kink::min_norm, kink::left, kink::right, kink::midpoint, kink::convex(0.3)}) {
+      BOOST_TEST_CONTEXT(name << " under " << rule.name()) {
+        auto adjoint_of_x = [&](bool general) {
+          Tape tape;
+          TensorVar<T> input(x);
+          const TensorVar<T> a =
+              general ? activation(name, input * 1.0, rule) : activation(name, input, rule);
+          const TensorVar<T> b =
+              general ? activation(name, input * 1.0, rule) : activation(name, input, rule);
+          subgrad::backward(subgrad::sum(a * w) + subgrad::sum(b * w2));
+          return input.adjoint();
+        };
+        const Tensor<T> fast = adjoint_of_x(false), general = adjoint_of_x(true);
+        for (std::size_t k = 0; k < x.size(); ++k) {
+          const T f = fast.data()[k], g = general.data()[k];
+          BOOST_TEST(
+              ((std::isnan(f) && std::isnan(g)) || (f == g && std::signbit(f) == std::signbit(g))),
+              "x = " << x.data()[k] << ": " << f << " vs " << g);
+        }
+      }
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(activation_backward_without_a_branch_is_the_general_loop) {
+  check_activation_backward_matches_the_general_loop<double>();
+  check_activation_backward_matches_the_general_loop<float>();
 }
 
 BOOST_AUTO_TEST_CASE(the_kink_rule_in_force_when_recorded_decides) {

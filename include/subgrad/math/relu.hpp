@@ -57,6 +57,14 @@ struct Relu {
   constexpr T value(const T& x) const {
     return detail::select(!(x <= 0.0), x, T(0.0));
   }
+  /// The derivative a kink rule picks from evaluate(x)'s slopes, without a branch, given its
+  /// pick at the kink (`at_kink`: chosen_derivative of the slopes at 0); NaN passes. What
+  /// element-wise backward loops call; the same bit for bit (tested).
+  template <std::floating_point T>
+  constexpr T derivative(const T& x, T at_kink) const {
+    return detail::select(x > 0.0, T(1.0),
+                          detail::select(x < 0.0, T(0.0), detail::select(x == 0.0, at_kink, x)));
+  }
   std::vector<KinkPoint> kinks(double low, double high) const {
     return detail::points_in(low, high, {0.0});
   }
@@ -81,6 +89,13 @@ struct LeakyRelu {
     // at 0: left s, right 1; min_norm s for 0 <= s <= 1 (= PyTorch, TF; JAX gives 1)
     if (x == 0.0) return detail::corner(T(0.0), negative_slope, 1.0);
     return detail::not_a_number(x);
+  }
+  /// As Relu::derivative: evaluate(x)'s chosen slope without a branch, given the pick at 0.
+  template <std::floating_point T>
+  constexpr T derivative(const T& x, T at_kink) const {
+    return detail::select(
+        x > 0.0, T(1.0),
+        detail::select(x < 0.0, T(negative_slope), detail::select(x == 0.0, at_kink, x)));
   }
   std::vector<KinkPoint> kinks(double low, double high) const {
     return negative_slope == 1.0 ? std::vector<KinkPoint>{} : detail::points_in(low, high, {0.0});

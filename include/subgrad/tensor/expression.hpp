@@ -22,6 +22,7 @@
 #include "subgrad/core/kink.hpp"
 #include "subgrad/core/primitive.hpp"
 #include "subgrad/core/tape.hpp"
+#include "subgrad/math/piecewise.hpp"
 #include "subgrad/tensor/storage.hpp"
 
 namespace subgrad {
@@ -241,6 +242,47 @@ struct BinaryRuleOp {
   }
 };
 
+/// Whether E is a unary rule applied to a tensor on the tape, with a branch-free derivative
+/// (Relu::derivative): its backward loop then vectorises (backward_rule_of_leaf).
+template <class E>
+struct IsBranchFreeRuleOfLeaf : std::false_type {};
+template <class Rule, class T>
+    struct IsBranchFreeRuleOfLeaf<UnaryTensorNode<UnaryRuleOp<Rule>, TensorLeaf<T>>>
+    : std::bool_constant < requires(const Rule& rule, double x) {
+  rule.derivative(x, x);
+} > {};
+
+/// The backward of `rule(x)` for such a rule: the general loop's result bit for bit (an element
+/// whose adjoint is 0 adds nothing, the product is taken in double), but the derivative comes
+/// from the rule's branch-free form with the kink rule's pick at 0 computed once, and a fresh
+/// input adjoint is written instead of zero-filled and then added to.
+template <class Rule, class T>
+void backward_rule_of_leaf(const UnaryTensorNode<UnaryRuleOp<Rule>, TensorLeaf<T>>& node,
+                           const TensorSlot<T>& result, std::uint64_t sweep) {
+  TensorSlot<T>& input = *node.a.slot;
+  if (!input.requires_adjoint) return;
+  const Rule& rule = node.op.rule;
+  const double at_kink = chosen_derivative(rule_slopes(rule, 0.0), CallKinkRule{node.op.kink});
+  const bool fresh = input.claim(sweep);
+  const std::size_t n = result.value.size();  // a unary node's input has its result's shape
+  const T* __restrict x = input.value.data();
+  const T* __restrict dy = result.adjoint.data();
+  T* __restrict dx = input.adjoint.data();
+  if (fresh) {
+    for (std::size_t k = 0; k < n; ++k) {
+      const double g = element_to_double(dy[k]);
+      const T c = T(0) + static_cast<T>(g * rule.derivative(element_to_double(x[k]), at_kink));
+      dx[k] = select(g != 0.0, c, T(0));
+    }
+  } else {
+    for (std::size_t k = 0; k < n; ++k) {
+      const double g = element_to_double(dy[k]);
+      const T c = dx[k] + static_cast<T>(g * rule.derivative(element_to_double(x[k]), at_kink));
+      dx[k] = select(g != 0.0, c, dx[k]);
+    }
+  }
+}
+
 /// The context of a fused node: the expression and where its result lives.
 template <class E, class T>
 struct FusedNode {
@@ -252,6 +294,10 @@ struct FusedNode {
     const TensorSlot<T>& result = *node.result;
     const std::uint64_t sweep = node.tape->sweep_count();
     if (result.adjoint_sweep != sweep) return;  // nothing downstream reached this result
+    if constexpr (IsBranchFreeRuleOfLeaf<E>::value) {
+      backward_rule_of_leaf(node.expression, result, sweep);
+      return;
+    }
     TensorBackward backward{adjoints, sweep};
     node.expression.prepare(backward);
     const std::size_t rows = result.value.rows(), cols = result.value.cols();
