@@ -293,6 +293,15 @@ BOOST_AUTO_TEST_CASE(what_it_refuses) {
       parallel.backward(Tensor<float>(0, 6), std::vector<int>{}, classification_loss),
       subgrad::Error, says("an empty batch"));
 
+  // A parameter whose shape changed since the replicas were made.
+  nn::Sequential reshaped = small_network();
+  nn::DataParallel reshaped_parallel(reshaped, 2);
+  reshaped.parameters()[1].parameter->value() = Tensor<float>(1, 3);
+  BOOST_CHECK_EXCEPTION(reshaped_parallel.backward(x, labels_for(11, 4), classification_loss),
+                        subgrad::Error,
+                        says("parameter '0.bias' is 1 x 3 now but was 1 x 9 when the "
+                             "DataParallel was made"));
+
   // A parameter that one part reaches and the other does not: the step would not be the batch's.
   Gate gate;
   nn::BasicDataParallel<float> gated(gate, 2);

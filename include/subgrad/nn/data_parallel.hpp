@@ -92,8 +92,9 @@ decltype(auto) as_rows(const Targets& targets) {
 }  // namespace detail
 
 /// Splits the forward and backward pass of each step over threads (see the file comment).
-/// The model must not change shape while a DataParallel refers to it; its values may change
-/// (that is what an optimizer does between steps). Models with buffers (BatchNorm's running
+/// The model's parameters must keep their shapes while a DataParallel refers to it (a changed
+/// one is an error at the next step); their values may change (that is what an optimizer does
+/// between steps). Models with buffers (BatchNorm's running
 /// statistics) are refused: each part would update them from its own rows.
 template <class T = float>
 class BasicDataParallel {
@@ -196,7 +197,14 @@ class BasicDataParallel {
     for (std::size_t k = 1; k < parts; ++k) {
       for (std::size_t i = 0; i < model_parameters_.size(); ++i) {
         const Tensor<T>& from = model_parameters_[i].parameter->value();
-        std::copy_n(from.data(), from.size(), workers_[k - 1]->parameters[i]->value().data());
+        Tensor<T>& to = workers_[k - 1]->parameters[i]->value();
+        if (from.rows() != to.rows() || from.cols() != to.cols()) {
+          throw Error(fmt::format(
+              "{}: parameter '{}' is {} x {} now but was {} x {} when the DataParallel was made",
+              operation, model_parameters_[i].name, from.rows(), from.cols(), to.rows(),
+              to.cols()));
+        }
+        std::copy_n(from.data(), from.size(), to.data());
       }
     }
     std::optional<subgrad::detail::OneThreadPerProduct> one_thread_per_product;
