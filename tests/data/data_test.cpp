@@ -13,6 +13,8 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include "error_message.hpp"
+
 namespace data = subgrad::data;
 
 namespace {
@@ -57,14 +59,6 @@ std::string bytes_of_size(std::size_t n) {
   std::string s;
   for (std::size_t k = 0; k < n; ++k) s.push_back(static_cast<char>(k * 37 % 256));
   return s;
-}
-
-auto says(std::string text) {
-  return [text](const subgrad::Error& e) {
-    const bool found = std::string(e.what()).find(text) != std::string::npos;
-    if (!found) BOOST_TEST_MESSAGE("message was: " << e.what());
-    return found;
-  };
 }
 
 }  // namespace

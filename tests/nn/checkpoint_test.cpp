@@ -10,6 +10,8 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include "error_message.hpp"
+
 #include "subgrad/data.hpp"
 #include "subgrad/nn.hpp"
 
@@ -33,14 +35,6 @@ std::string read(const std::filesystem::path& path) {
 }
 void write(const std::filesystem::path& path, const std::string& bytes) {
   std::ofstream(path, std::ios::binary) << bytes;
-}
-
-auto says(std::string text) {
-  return [text](const subgrad::Error& e) {
-    const bool found = std::string(e.what()).find(text) != std::string::npos;
-    if (!found) BOOST_TEST_MESSAGE("message was: " << e.what());
-    return found;
-  };
 }
 
 // A model with a buffer (BatchNorm1d) so that buffers take part.

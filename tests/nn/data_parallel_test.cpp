@@ -12,6 +12,8 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include "error_message.hpp"
+
 #include "subgrad/nn.hpp"
 
 namespace nn = subgrad::nn;
@@ -21,14 +23,6 @@ using subgrad::TensorVar;
 using subgrad::Var;
 
 namespace {
-
-auto says(std::string text) {
-  return [text](const subgrad::Error& e) {
-    const bool found = std::string(e.what()).find(text) != std::string::npos;
-    if (!found) BOOST_TEST_MESSAGE("message was: " << e.what());
-    return found;
-  };
-}
 
 Tensor<float> random_tensor(std::size_t rows, std::size_t cols, std::uint64_t seed) {
   std::mt19937_64 generator(seed);

@@ -16,6 +16,8 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include "error_message.hpp"
+
 namespace nn = subgrad::nn;
 using subgrad::Tape;
 using subgrad::Tensor;
@@ -23,14 +25,6 @@ using subgrad::TensorVar;
 using subgrad::Var;
 
 namespace {
-
-auto says(std::string text) {
-  return [text](const subgrad::Error& e) {
-    const bool found = std::string(e.what()).find(text) != std::string::npos;
-    if (!found) BOOST_TEST_MESSAGE("message was: " << e.what());
-    return found;
-  };
-}
 
 template <class T>
 Tensor<T> random_tensor(std::size_t rows, std::size_t cols, std::uint64_t seed) {
