@@ -113,13 +113,14 @@ std::string work_n1(const WorkerOptions& o) {
     for (const auto& batch :
          subgrad::data::batches(set.train, o.batch, true, order_seed(o.seed, epoch))) {
       if (parallel) {
-        parallel->backward(batch.inputs, batch.labels,
-                           [](nn::Module& m, const subgrad::Tensor<float>& x,
-                              std::span<const int> y) { return nn::cross_entropy(m(x), y); });
+        parallel->step(optimizer, batch.inputs, batch.labels,
+                       [](nn::Module& m, const subgrad::Tensor<float>& x, std::span<const int> y) {
+                         return nn::cross_entropy(m(x), y);
+                       });
       } else {
         subgrad::backward(nn::cross_entropy(model(batch.inputs), batch.labels));
+        optimizer.step();
       }
-      optimizer.step();
     }
     seconds.push_back(seconds_since(start));
   }

@@ -4,7 +4,9 @@
 // refuses or passes on.
 #include "subgrad/nn/data_parallel.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <memory>
 #include <random>
 #include <span>
 #include <string>
@@ -206,6 +208,101 @@ BOOST_AUTO_TEST_CASE(sgd_steps_stay_with_the_one_thread_steps) {
                  a[i].name << "[" << j << "]: " << va[j] << " vs " << vs[j]);
     }
   }
+}
+
+// Two layers whose first weight (130 x 160) is more than one piece of the update (16384
+// elements), so that the threads share it.
+nn::Sequential wide_network() {
+  nn::manual_seed(8);
+  return nn::Sequential{nn::Linear(130, 160), nn::Activation(subgrad::relu), nn::Linear(160, 4)};
+}
+
+void check_same_values(nn::Module& expected, nn::Module& got, double tolerance) {
+  const auto e = expected.parameters(), g = got.parameters();
+  BOOST_TEST_REQUIRE(e.size() == g.size());
+  for (std::size_t i = 0; i < e.size(); ++i) {
+    const std::span<const float> ve = e[i].parameter->value().span();
+    const std::span<const float> vg = g[i].parameter->value().span();
+    BOOST_TEST_REQUIRE(ve.size() == vg.size());
+    for (std::size_t j = 0; j < ve.size(); ++j) {
+      BOOST_TEST(std::abs(ve[j] - vg[j]) <= tolerance * (1.0 + std::abs(ve[j])),
+                 e[i].name << "[" << j << "]: " << ve[j] << " vs " << vg[j]);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(step_splits_the_update_too_and_is_the_one_thread_step) {
+  for (const bool adam : {false, true}) {
+    nn::Sequential alone = wide_network();
+    nn::Sequential split = alone;
+    auto make = [adam](nn::Sequential& m) -> std::unique_ptr<nn::Optimizer> {
+      if (adam) return std::make_unique<nn::Adam>(m.parameters(), 0.01);
+      return std::make_unique<nn::SGD>(m.parameters(), 0.05,
+                                       nn::SgdOptions{.momentum = 0.9, .weight_decay = 0.01});
+    };
+    const auto alone_optimizer = make(alone), split_optimizer = make(split);
+    nn::DataParallel parallel(split, 3);
+    Tape tape;
+    for (int step = 0; step < 8; ++step) {
+      if (step == 4) {
+        // Values changed between steps (as an initialiser or a checkpoint does) reach the parts.
+        for (nn::Sequential* m : {&alone, &split}) {
+          for (float& v : m->parameters()[0].parameter->value().span()) v *= 0.5f;
+        }
+      }
+      const Tensor<float> x = random_tensor(20, 130, 30 + step);
+      const std::vector<int> labels = labels_for(20, 4);
+      const Var loss = nn::cross_entropy(alone(x), labels);
+      subgrad::backward(loss);
+      alone_optimizer->step();
+      const double split_loss = parallel.step(*split_optimizer, x, labels, classification_loss);
+      BOOST_TEST(std::abs(split_loss - loss.value()) <= 1e-5 * (1.0 + std::abs(loss.value())));
+      // The tape is cleared, as optimizer.step() clears it.
+      BOOST_TEST(tape.statement_count() == 0u);
+      BOOST_TEST(!split.parameters()[0].parameter->has_gradient());
+    }
+    BOOST_TEST(split_optimizer->steps() == 8u);
+    check_same_values(alone, split, 1e-6);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(step_updates_the_optimizers_parameters_only_and_refuses_others) {
+  nn::Sequential alone = wide_network();
+  nn::Sequential split = alone;
+  const nn::Sequential untouched = alone;
+  // The optimizers hold the last layer's parameters only (fine-tuning).
+  auto last_layer = [](nn::Sequential& m) {
+    auto all = m.parameters();
+    return std::vector<nn::NamedParameter<float>>(all.end() - 2, all.end());
+  };
+  nn::SGD alone_optimizer(last_layer(alone), 0.1, {.momentum = 0.9, .nesterov = true});
+  nn::SGD split_optimizer(last_layer(split), 0.1, {.momentum = 0.9, .nesterov = true});
+  nn::DataParallel parallel(split, 2);
+  Tape tape;
+  for (int step = 0; step < 3; ++step) {
+    const Tensor<float> x = random_tensor(9, 130, 50 + step);
+    subgrad::backward(nn::cross_entropy(alone(x), labels_for(9, 4)));
+    alone_optimizer.step();
+    parallel.step(split_optimizer, x, labels_for(9, 4), classification_loss);
+  }
+  check_same_values(alone, split, 1e-5);
+  nn::Sequential frozen = untouched;
+  for (std::size_t i = 0; i < 2; ++i) {
+    const auto got = split.parameters()[i].parameter->value().span();
+    const auto was = frozen.parameters()[i].parameter->value().span();
+    BOOST_TEST(std::equal(got.begin(), got.end(), was.begin(), was.end()));
+  }
+
+  // An optimizer over another model's parameters: refused before any work is done.
+  nn::Sequential other = wide_network();
+  nn::SGD foreign(other.parameters(), 0.1);
+  const Tensor<float> x = random_tensor(4, 130, 60);
+  BOOST_CHECK_EXCEPTION(parallel.step(foreign, x, labels_for(4, 4), classification_loss),
+                        subgrad::Error,
+                        says("subgrad::nn::DataParallel::step: the SGD's parameter '0.weight' "
+                             "(number 0) is not a parameter of the model"));
+  BOOST_TEST(tape.statement_count() == 0u);
+  BOOST_TEST(foreign.steps() == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(products_run_on_one_thread_each_while_a_step_is_split) {

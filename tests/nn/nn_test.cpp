@@ -10,7 +10,10 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <memory>
 #include <random>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -270,6 +273,16 @@ BOOST_AUTO_TEST_CASE(optimizers_follow_pytorchs_update_rules) {
       BOOST_TEST(std::abs(got.data()[k] - p) <= 1e-14, "SGD nesterov " << nesterov);
     }
   }
+  {  // SGD without momentum, with weight decay: p -= lr * (g + wd * p).
+    const double lr = 0.1, wd = 0.01;
+    const Tensor<double> got =
+        run([&](auto& ps) { return nn::BasicSGD<double>(ps, lr, {.weight_decay = wd}); }, 3);
+    for (std::size_t k = 0; k < 2; ++k) {
+      double p = k == 0 ? 1.0 : -2.0;
+      for (int t = 1; t <= 3; ++t) p -= lr * (p + wd * p);
+      BOOST_TEST(std::abs(got.data()[k] - p) <= 1e-14, "SGD without momentum");
+    }
+  }
   // Adam with L2 weight decay and AdamW with decoupled decay.
   for (const bool decoupled : {false, true}) {
     const double lr = 0.01, b1 = 0.8, b2 = 0.95, eps = 1e-6, wd = 0.1;
@@ -394,6 +407,56 @@ BOOST_AUTO_TEST_CASE(a_small_network_learns) {
 }
 
 #if SUBGRAD_HAS_FLOAT16
+BOOST_AUTO_TEST_CASE(a_step_in_slices_is_the_whole_step) {
+  // begin_step() and update_slice() over two slices, from their own gradient copies, against
+  // step(): every optimizer, each case of SGD.
+  using Make = std::function<std::unique_ptr<nn::BasicOptimizer<double>>(
+      std::vector<nn::NamedParameter<double>>)>;
+  const std::vector<Make> makes = {
+      [](auto ps) { return std::make_unique<nn::BasicSGD<double>>(ps, 0.1); },
+      [](auto ps) {
+        return std::make_unique<nn::BasicSGD<double>>(ps, 0.1, nn::SgdOptions{0.9, 0.2, 0.01});
+      },
+      [](auto ps) {
+        return std::make_unique<nn::BasicSGD<double>>(ps, 0.1,
+                                                      nn::SgdOptions{0.9, 0.0, 0.01, true});
+      },
+      [](auto ps) { return std::make_unique<nn::BasicAdam<double>>(ps, 0.01); },
+      [](auto ps) { return std::make_unique<nn::BasicAdamW<double>>(ps, 0.01); }};
+  for (std::size_t m = 0; m < makes.size(); ++m) {
+    const Tensor<double> start{{1.0, -2.0, 0.5, 3.0, -0.25, 7.0, 0.0}};
+    nn::BasicParameter<double> whole(start), sliced(start);
+    const auto whole_optimizer = makes[m]({{"p", &whole}});
+    const auto sliced_optimizer = makes[m]({{"p", &sliced}});
+    for (int step = 0; step < 4; ++step) {
+      std::vector<double> gradient;
+      {
+        Tape tape;
+        const TensorVar<double> v = whole.var();
+        subgrad::backward(subgrad::sum(v * v * v) * 0.25);
+        const std::span<const double> g = whole.gradient();
+        gradient.assign(g.begin(), g.end());
+        whole_optimizer->step();
+      }
+      sliced_optimizer->begin_step();
+      sliced_optimizer->update_slice(0, 0, std::span<const double>(gradient).first(3));
+      sliced_optimizer->update_slice(0, 3, std::span<const double>(gradient).subspan(3));
+    }
+    for (std::size_t k = 0; k < start.size(); ++k) {
+      BOOST_TEST(sliced.value().data()[k] == whole.value().data()[k],
+                 sliced_optimizer->name() << " " << m << " element " << k);
+    }
+  }
+  nn::BasicParameter<double> p(Tensor<double>{{1.0, 2.0, 3.0}});
+  nn::BasicSGD<double> sgd({{"p", &p}}, 0.1);
+  const std::vector<double> two(2, 1.0);
+  BOOST_CHECK_EXCEPTION(sgd.update_slice(0, 2, two), subgrad::Error,
+                        says("subgrad::nn::SGD::update_slice: elements [2, 4) are outside "
+                             "parameter 'p' of 3"));
+  BOOST_CHECK_EXCEPTION(sgd.update_slice(1, 0, two), subgrad::Error,
+                        says("subgrad::nn::SGD::update_slice: no parameter 1 (it has 1)"));
+}
+
 BOOST_AUTO_TEST_CASE(a_sixteen_bit_network_learns_with_sgd) {
   // The same blobs in 16 bits (parameters, activations and adjoints), plain SGD.
   using Half = _Float16;

@@ -1,22 +1,25 @@
 #pragma once
 /// \file
-/// DataParallel: one training step's forward and backward pass split over threads. Each thread
-/// runs its own copy of the model (a replica, its values taken from the model at every step) on
-/// a contiguous part of the batch's rows, on its own tape; the parts' gradients are then combined
-/// into the model's own, so that an optimizer step afterwards is the step of the whole batch (to
-/// float rounding: each part sums over its own rows first). Matrix products run on the thread
+/// DataParallel: one training step split over threads. Each thread runs its own copy of the
+/// model (a replica, whose parameters read the model's values) on a contiguous part of the
+/// batch's rows, on its own tape; the parts' gradients are then combined into the model's own, so
+/// that the optimizer's step is the step of the whole batch (to float rounding: each part sums
+/// over its own rows first). With step(), the combination and the optimizer's update are split
+/// over the threads as well, a slice of every parameter each. Matrix products run on the thread
 /// that calls them meanwhile, which on a few cores beats splitting each product: a product on
 /// one core runs closer to its peak than half of it on each of two, and the element-wise work
 /// is split too (docs/performance.md).
 ///
 ///     nn::DataParallel parallel(model);  // as many threads as cores
 ///     for (const data::Batch& batch : data::batches(train, 128, true, seed)) {
-///       parallel.backward(batch.inputs, batch.labels,
-///                         [](nn::Module& m, const Tensor<float>& x, std::span<const int> y) {
-///                           return nn::cross_entropy(m(x), y);
-///                         });
-///       optimizer.step();
+///       parallel.step(optimizer, batch.inputs, batch.labels,
+///                     [](nn::Module& m, const Tensor<float>& x, std::span<const int> y) {
+///                       return nn::cross_entropy(m(x), y);
+///                     });
 ///     }
+///
+/// (`parallel.backward(...)` followed by `optimizer.step()` is the same step, with the update on
+/// the calling thread only.)
 
 #include <algorithm>
 #include <atomic>
@@ -33,6 +36,7 @@
 #include <string>
 #include <thread>
 #include <type_traits>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -44,6 +48,7 @@
 #include "subgrad/core/var.hpp"
 #include "subgrad/nn/init.hpp"
 #include "subgrad/nn/module.hpp"
+#include "subgrad/nn/optim.hpp"
 #include "subgrad/nn/parameter.hpp"
 #include "subgrad/tensor/tensor.hpp"
 #include "subgrad/tensor/threads.hpp"
@@ -91,7 +96,8 @@ decltype(auto) as_rows(const Targets& targets) {
 }
 }  // namespace detail
 
-/// Splits the forward and backward pass of each step over threads (see the file comment).
+/// Splits the forward and backward pass of each step over threads, and with step() the
+/// optimizer's update too (see the file comment).
 /// The model's parameters must keep their shapes while a DataParallel refers to it (a changed
 /// one is an error at the next step); their values may change (that is what an optimizer does
 /// between steps). Models with buffers (BatchNorm's running
@@ -113,8 +119,14 @@ class BasicDataParallel {
           operation, buffers.size(), buffers.front().name));
     }
     model_parameters_ = model.parameters();
-    for (const NamedParameter<T>& p : model_parameters_)
-      model_parameter_pointers_.push_back(p.parameter);
+    for (std::size_t i = 0; i < model_parameters_.size(); ++i) {
+      BasicParameter<T>* p = model_parameters_[i].parameter;
+      model_parameter_pointers_.push_back(p);
+      model_parameter_index_.emplace(p, i);
+      shapes_.emplace_back(p->rows(), p->cols());
+    }
+    errors_.resize(threads);
+    combined_.assign(threads, std::vector<T>(combined_chunk));
     workers_.reserve(threads - 1);
     try {
       for (std::size_t k = 1; k < threads; ++k) {
@@ -123,6 +135,12 @@ class BasicDataParallel {
         worker->replica->reseed(default_generator());  // its own dropout masks
         for (const NamedParameter<T>& p : worker->replica->parameters())
           worker->parameters.push_back(p.parameter);
+        if (worker->parameters.size() != model_parameters_.size()) {
+          throw Error(fmt::format("{}: the model's clone() has {} parameters, the model {}",
+                                  operation, worker->parameters.size(), model_parameters_.size()));
+        }
+        for (std::size_t i = 0; i < model_parameters_.size(); ++i)
+          worker->parameters[i]->share_value_of(*model_parameters_[i].parameter);
         workers_.push_back(std::move(worker));
       }
       for (std::size_t k = 0; k < workers_.size(); ++k) {
@@ -149,8 +167,68 @@ class BasicDataParallel {
   /// returns that loss. A batch of fewer rows than threads uses as many threads as rows. An
   /// exception thrown in any part is rethrown here, after every part has ended.
   template <class Targets, class Loss>
-  double backward(const Tensor<T>& inputs, const Targets& targets_given, Loss&& loss) {
-    constexpr std::string_view operation = "subgrad::nn::DataParallel::backward";
+  double backward(const Tensor<T>& inputs, const Targets& targets, Loss&& loss) {
+    const double total =
+        forward_and_backward(inputs, targets, loss, "subgrad::nn::DataParallel::backward");
+    if (parts_used_ > 1) combine_and_update(nullptr);
+    return total;
+  }
+
+  /// backward(), then `optimizer.step()` with the update split over the same threads: each
+  /// thread combines the parts' gradients of a slice of every parameter and updates those
+  /// elements, so that no thread waits while one updates everything. The same step as
+  /// backward() followed by optimizer.step() (to float rounding, as backward()); afterwards the
+  /// active tape is cleared, as step() clears it. Every parameter of `optimizer` must be one of
+  /// the model's; the optimizer's update must be element-wise (those of nn are). Returns the
+  /// batch's loss.
+  template <class Targets, class Loss>
+  double step(BasicOptimizer<T>& optimizer, const Tensor<T>& inputs, const Targets& targets,
+              Loss&& loss) {
+    constexpr std::string_view operation = "subgrad::nn::DataParallel::step";
+    // Before the pass: a wrong optimizer costs no work.
+    optimizer_index_.assign(model_parameters_.size(), no_index);
+    const std::vector<NamedParameter<T>>& held = optimizer.parameters();
+    for (std::size_t k = 0; k < held.size(); ++k) {
+      const auto found = model_parameter_index_.find(held[k].parameter);
+      if (found == model_parameter_index_.end()) {
+        throw Error(
+            fmt::format("{}: the {}'s parameter '{}' (number {}) is not a parameter of the model",
+                        operation, optimizer.name(), held[k].name, k));
+      }
+      optimizer_index_[found->second] = k;
+    }
+    const double total = forward_and_backward(inputs, targets, loss, operation);
+    optimizer.begin_step();
+    combine_and_update(&optimizer);
+    Tape::active().clear();
+    return total;
+  }
+
+ private:
+  static constexpr std::size_t no_index = static_cast<std::size_t>(-1);
+  static constexpr std::size_t combined_chunk = 2048;   // elements: stays in the L1 cache
+  static constexpr std::size_t piece_elements = 16384;  // 64 KB of floats
+  struct Piece {
+    std::size_t parameter, first, count;
+  };
+  struct Worker {
+    std::unique_ptr<BasicModule<T>> replica;  // its parameters read the model's values
+    std::vector<BasicParameter<T>*> parameters;
+    std::thread thread;
+  };
+  // What one part of the current step did.
+  struct Part {
+    std::size_t first = 0, rows = 0;
+    double loss = 0.0;
+    std::vector<std::span<T>> gradients;  // per model parameter; empty: not reached
+    Tensor<T> inputs, targets;            // the part's rows of tensors, reused from step to step
+  };
+
+  // The parts' forward and backward passes (the first phase of a step); returns the batch's
+  // loss and leaves each part's gradients and weight.
+  template <class Targets, class Loss>
+  double forward_and_backward(const Tensor<T>& inputs, const Targets& targets_given, Loss& loss,
+                              std::string_view operation) {
     const auto& targets = detail::as_rows(targets_given);
     const std::size_t rows = inputs.rows();
     if (rows == 0) throw Error(fmt::format("{}: an empty batch", operation));
@@ -158,16 +236,25 @@ class BasicDataParallel {
       throw Error(fmt::format("{}: {} rows of inputs but {} of targets", operation, rows,
                               detail::row_count(targets)));
     }
+    for (std::size_t i = 0; i < model_parameters_.size(); ++i) {
+      const BasicParameter<T>& p = *model_parameters_[i].parameter;
+      if (p.rows() != shapes_[i].first || p.cols() != shapes_[i].second) {
+        throw Error(fmt::format(
+            "{}: parameter '{}' is {} x {} now but was {} x {} when the DataParallel was made",
+            operation, model_parameters_[i].name, p.rows(), p.cols(), shapes_[i].first,
+            shapes_[i].second));
+      }
+    }
     const std::size_t parts = std::min(threads(), rows);
-    part_count_ = parts;
+    parts_used_ = parts;
     parts_.resize(parts);
     for (Part& part : parts_) {
       part.loss = 0.0;
       part.gradients.assign(model_parameters_.size(), {});
-      part.error = nullptr;
     }
     const bool training = model_.is_training();
     job_ = [&, parts, rows, training](std::size_t k) {
+      if (k >= parts) return;  // this step has fewer parts than threads
       Part& part = parts_[k];
       part.first = k * rows / parts;
       part.rows = (k + 1) * rows / parts - part.first;
@@ -189,27 +276,11 @@ class BasicDataParallel {
         if ((*own)[i]->has_gradient()) part.gradients[i] = (*own)[i]->gradient();
       }
     };
-    // The replicas take the model's values here, not on their threads, and the gradients are
-    // combined here below: the optimizer step that follows writes the model's values and reads
-    // its gradients on this thread, and ran 4 times slower when another core had read the one
-    // and written part of the other (784-256-128-10 network, batch 128, 2 threads: its step took
-    // 0.17 s an epoch, 0.145 s with the combination here, 0.04 s with the copy here too).
-    for (std::size_t k = 1; k < parts; ++k) {
-      for (std::size_t i = 0; i < model_parameters_.size(); ++i) {
-        const Tensor<T>& from = model_parameters_[i].parameter->value();
-        Tensor<T>& to = workers_[k - 1]->parameters[i]->value();
-        if (from.rows() != to.rows() || from.cols() != to.cols()) {
-          throw Error(fmt::format(
-              "{}: parameter '{}' is {} x {} now but was {} x {} when the DataParallel was made",
-              operation, model_parameters_[i].name, from.rows(), from.cols(), to.rows(),
-              to.cols()));
-        }
-        std::copy_n(from.data(), from.size(), to.data());
-      }
+    {
+      std::optional<subgrad::detail::OneThreadPerProduct> one_thread_per_product;
+      if (parts > 1) one_thread_per_product.emplace();
+      run_phase();
     }
-    std::optional<subgrad::detail::OneThreadPerProduct> one_thread_per_product;
-    if (parts > 1) one_thread_per_product.emplace();
-    run_phase();
     rethrow_first_error();
     // Every part reaches the same parameters, or the step is not the whole batch's.
     for (std::size_t i = 0; i < model_parameters_.size(); ++i) {
@@ -232,44 +303,72 @@ class BasicDataParallel {
                         : 1.0;
       total += weights_[k] * parts_[k].loss;
     }
-    // The combination, into the model's gradients (with one part they are the batch's already).
-    for (std::size_t i = 0; i < model_parameters_.size() && parts > 1; ++i) {
-      const std::span<T> into = parts_[0].gradients[i];
-      if (into.empty()) continue;
-      // The first two parts in one pass, any further part added in one pass each.
-      const T w0 = static_cast<T>(weights_[0]), w1 = static_cast<T>(weights_[1]);
-      const T* second = parts_[1].gradients[i].data();
-      for (std::size_t j = 0; j < into.size(); ++j) into[j] = w0 * into[j] + w1 * second[j];
-      for (std::size_t q = 2; q < parts; ++q) {
-        const T w = static_cast<T>(weights_[q]);
-        const T* from = parts_[q].gradients[i].data();
-        for (std::size_t j = 0; j < into.size(); ++j) into[j] += w * from[j];
-      }
-    }
     return total;
   }
 
- private:
-  struct Worker {
-    std::unique_ptr<BasicModule<T>> replica;
-    std::vector<BasicParameter<T>*> parameters;
-    std::thread thread;
-  };
-  // What one part of the current step did.
-  struct Part {
-    std::size_t first = 0, rows = 0;
-    double loss = 0.0;
-    std::vector<std::span<T>> gradients;  // per model parameter; empty: not reached
-    std::exception_ptr error;
-    Tensor<T> inputs, targets;  // the part's rows of tensors, reused from step to step
-  };
+  // The second phase: the threads share the reached parameters' elements, in pieces taken in
+  // turn (a core slowed by others takes fewer), and combine the parts' gradients of each piece:
+  // into the model's gradient (the first part's, on the active tape), or, given an optimizer,
+  // into a small buffer of the thread's own from which it updates those elements (the tape is
+  // cleared afterwards; writing the first part's gradient would take its cache lines from the
+  // core that wrote them). A piece is many cache lines long: two threads share at most the line
+  // where their pieces meet.
+  void combine_and_update(BasicOptimizer<T>* optimizer) {
+    pieces_.clear();
+    for (std::size_t i = 0; i < model_parameters_.size(); ++i) {
+      const std::size_t size = parts_[0].gradients[i].size();
+      if (size == 0) continue;
+      if (optimizer != nullptr && optimizer_index_[i] == no_index) continue;  // nothing reads it
+      for (std::size_t first = 0; first < size; first += piece_elements)
+        pieces_.push_back({i, first, std::min(piece_elements, size - first)});
+    }
+    next_piece_.store(0, std::memory_order_relaxed);
+    job_ = [this, optimizer](std::size_t thread) {
+      std::vector<T>& buffer = combined_[thread];
+      for (std::size_t p;
+           (p = next_piece_.fetch_add(1, std::memory_order_relaxed)) < pieces_.size();) {
+        const Piece piece = pieces_[p];
+        T* model_gradient = parts_[0].gradients[piece.parameter].data();
+        if (optimizer == nullptr) {
+          combine(piece.parameter, piece.first, piece.count, model_gradient + piece.first);
+          continue;
+        }
+        const std::size_t end = piece.first + piece.count;
+        for (std::size_t start = piece.first; start < end; start += buffer.size()) {
+          const std::size_t count = std::min(buffer.size(), end - start);
+          const T* gradient = model_gradient + start;
+          if (parts_used_ > 1) {
+            combine(piece.parameter, start, count, buffer.data());
+            gradient = buffer.data();
+          }
+          optimizer->update_slice(optimizer_index_[piece.parameter], start,
+                                  std::span<const T>(gradient, count));
+        }
+      }
+    };
+    run_phase();
+    rethrow_first_error();
+  }
+  // Writes the parts' gradients of elements [first, first + count) of parameter i, weighted, into
+  // `to` (which may be the first part's own): the first two parts in one pass, any further part
+  // added in one pass each.
+  void combine(std::size_t i, std::size_t first, std::size_t count, T* to) const {
+    const T w0 = static_cast<T>(weights_[0]), w1 = static_cast<T>(weights_[1]);
+    const T* zeroth = parts_[0].gradients[i].data() + first;
+    const T* second = parts_[1].gradients[i].data() + first;
+    for (std::size_t j = 0; j < count; ++j) to[j] = w0 * zeroth[j] + w1 * second[j];
+    for (std::size_t q = 2; q < parts_used_; ++q) {
+      const T w = static_cast<T>(weights_[q]);
+      const T* from = parts_[q].gradients[i].data() + first;
+      for (std::size_t j = 0; j < count; ++j) to[j] += w * from[j];
+    }
+  }
 
-  // Runs job_(k) for every part k: part 0 here, the others on the workers; returns when all have
+  // Runs job_(k) for every thread k: 0 here, the others on the workers; returns when all have
   // ended. A worker waits for a phase by spinning briefly (the next one usually follows within a
   // step), then on the condition variable.
-  // Every worker reports back, also one without a part in this step, so that nothing of a phase
-  // is still read when the next one is set up.
   void run_phase() {
+    for (std::exception_ptr& error : errors_) error = nullptr;
     arrived_.store(0, std::memory_order_relaxed);
     {
       const std::lock_guard lock(mutex_);
@@ -279,13 +378,13 @@ class BasicDataParallel {
     try {
       job_(0);
     } catch (...) {
-      parts_[0].error = std::current_exception();
+      errors_[0] = std::current_exception();
     }
     while (arrived_.load(std::memory_order_acquire) != workers_.size()) std::this_thread::yield();
   }
   void rethrow_first_error() {
-    for (std::size_t k = 0; k < part_count_; ++k) {
-      if (parts_[k].error) std::rethrow_exception(parts_[k].error);
+    for (const std::exception_ptr& error : errors_) {
+      if (error) std::rethrow_exception(error);
     }
   }
   void run_worker(std::size_t index) {
@@ -294,13 +393,13 @@ class BasicDataParallel {
     while (true) {
       seen = wait_for_phase(seen);
       if (stopping_) return;
-      if (index + 1 < part_count_) {  // else this step has fewer parts than threads
-        try {
-          job_(index + 1);
-        } catch (...) {
-          parts_[index + 1].error = std::current_exception();
-        }
+      try {
+        job_(index + 1);
+      } catch (...) {
+        errors_[index + 1] = std::current_exception();
       }
+      // Every worker reports back, so that nothing of a phase is still read when the next one
+      // is set up.
       arrived_.fetch_add(1, std::memory_order_acq_rel);
     }
   }
@@ -335,11 +434,18 @@ class BasicDataParallel {
   LossReduction reduction_;
   std::vector<NamedParameter<T>> model_parameters_;
   std::vector<BasicParameter<T>*> model_parameter_pointers_;
+  std::unordered_map<const BasicParameter<T>*, std::size_t> model_parameter_index_;
+  std::vector<std::pair<std::size_t, std::size_t>> shapes_;  // the parameters' when made
   std::vector<std::unique_ptr<Worker>> workers_;
-  std::function<void(std::size_t)> job_;
+  std::function<void(std::size_t)> job_;    // the current phase's work of thread k
+  std::vector<std::exception_ptr> errors_;  // of the current phase, per thread
   std::vector<Part> parts_;
+  std::size_t parts_used_ = 0;
   std::vector<double> weights_;
-  std::size_t part_count_ = 0;
+  std::vector<std::size_t> optimizer_index_;  // per model parameter, in step()'s optimizer
+  std::vector<std::vector<T>> combined_;      // per thread, a chunk of combined gradient
+  std::vector<Piece> pieces_;                 // of the second phase
+  std::atomic<std::size_t> next_piece_{0};
   std::mutex mutex_;
   std::condition_variable wake_;
   std::atomic<std::uint64_t> generation_{0};

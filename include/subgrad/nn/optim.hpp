@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstdint>
 #include <numbers>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,12 +43,33 @@ class BasicOptimizer {
   /// (others, as those whose grad is None in PyTorch, are left as they are, weight decay
   /// included), then clears the tape. The step count is the optimizer's, one per call.
   void step() {
-    ++steps_;
+    begin_step();
     for (std::size_t k = 0; k < parameters_.size(); ++k) {
       BasicParameter<T>& p = *parameters_[k].parameter;
-      if (p.has_gradient()) update(k, p.value().span(), p.gradient());
+      if (p.has_gradient()) update(k, 0, p.value().span(), p.gradient());
     }
     Tape::active().clear();
+  }
+  /// step() in parts, for a caller that shares a step's update between threads
+  /// (nn::DataParallel::step): begin_step() counts the step, once; then update_slice() for
+  /// disjoint slices of the parameters, each from any thread, with the gradient of those
+  /// elements; the caller clears its tape afterwards.
+  void begin_step() noexcept { ++steps_; }
+  /// Updates elements [offset, offset + gradient.size()) of parameter k (in row-major order)
+  /// from `gradient`, their gradient.
+  void update_slice(std::size_t k, std::size_t offset, std::span<const T> gradient) {
+    if (k >= parameters_.size()) {
+      throw Error(fmt::format("subgrad::nn::{}::update_slice: no parameter {} (it has {})", name(),
+                              k, parameters_.size()));
+    }
+    const std::size_t size = parameters_[k].parameter->value().size();
+    if (offset > size || gradient.size() > size - offset) {
+      throw Error(fmt::format(
+          "subgrad::nn::{}::update_slice: elements [{}, {}) are outside parameter '{}' of {}",
+          name(), offset, offset + gradient.size(), parameters_[k].name, size));
+    }
+    update(k, offset, parameters_[k].parameter->value().span().subspan(offset, gradient.size()),
+           gradient);
   }
   double learning_rate() const noexcept { return learning_rate_; }
   void set_learning_rate(double rate) {
@@ -78,7 +100,11 @@ class BasicOptimizer {
     for (const auto& p : parameters_) out.emplace_back(p.parameter->rows(), p.parameter->cols());
     return out;
   }
-  virtual void update(std::size_t k, std::span<T> value, std::span<T> gradient) = 0;
+  /// Updates elements [offset, offset + value.size()) of parameter k: `value` and `gradient` hold
+  /// those elements. Element by element, so that a step may be split into slices, and a slice
+  /// updated on any thread while others update theirs (only the slice's own state is touched).
+  virtual void update(std::size_t k, std::size_t offset, std::span<T> value,
+                      std::span<const T> gradient) = 0;
 
  private:
   std::vector<NamedParameter<T>> parameters_;
@@ -93,6 +119,55 @@ struct SgdOptions {
   double weight_decay = 0.0;
   bool nesterov = false;
 };
+
+namespace detail {
+enum class SgdMomentum { none, first_step, classic, nesterov_first_step, nesterov };
+
+// One case of SGD's update, without a branch, so that the loop vectorizes.
+template <SgdMomentum Kind, class T>
+void sgd_loop(T* __restrict p, const T* __restrict g_in, T* __restrict b, std::size_t n, T rate,
+              T decay, T momentum, T dampening) {
+  for (std::size_t i = 0; i < n; ++i) {
+    T g = g_in[i] + decay * p[i];
+    if constexpr (Kind == SgdMomentum::first_step || Kind == SgdMomentum::nesterov_first_step) {
+      b[i] = g;
+    } else if constexpr (Kind != SgdMomentum::none) {
+      b[i] = momentum * b[i] + dampening * g;
+    }
+    if constexpr (Kind == SgdMomentum::first_step || Kind == SgdMomentum::classic) {
+      g = b[i];
+    } else if constexpr (Kind != SgdMomentum::none) {
+      g += momentum * b[i];
+    }
+    p[i] -= rate * g;
+  }
+}
+
+/// SGD's update of elements of one parameter (`momentum_buffer` holds theirs), as BasicSGD
+/// describes it; `first`: the optimizer's first step.
+template <class T>
+void sgd_update(std::span<T> value, std::span<const T> gradient, T* momentum_buffer,
+                const SgdOptions& o, bool first, double rate) {
+  T* p = value.data();
+  const T* g = gradient.data();
+  const std::size_t n = value.size();
+  const T r = static_cast<T>(rate), decay = static_cast<T>(o.weight_decay);
+  const T mu = static_cast<T>(o.momentum), dampening = static_cast<T>(1.0 - o.dampening);
+  using enum SgdMomentum;
+  if (o.momentum == 0.0) {
+    sgd_loop<none>(p, g, momentum_buffer, n, r, decay, mu, dampening);
+  } else if (o.nesterov) {
+    if (first)
+      sgd_loop<nesterov_first_step>(p, g, momentum_buffer, n, r, decay, mu, dampening);
+    else
+      sgd_loop<nesterov>(p, g, momentum_buffer, n, r, decay, mu, dampening);
+  } else if (first) {
+    sgd_loop<first_step>(p, g, momentum_buffer, n, r, decay, mu, dampening);
+  } else {
+    sgd_loop<classic>(p, g, momentum_buffer, n, r, decay, mu, dampening);
+  }
+}
+}  // namespace detail
 
 /// Stochastic gradient descent: g += weight_decay * p; with momentum, b = momentum * b +
 /// (1 - dampening) * g (b = g at the first step) and g = b, or g += momentum * b with Nesterov;
@@ -117,21 +192,10 @@ class BasicSGD final : public BasicOptimizer<T> {
   static void check(bool ok, std::string_view what, double value) {
     if (!ok) throw Error(fmt::format("subgrad::nn::SGD: {} = {} is not allowed", what, value));
   }
-  void update(std::size_t k, std::span<T> value, std::span<T> gradient) override {
-    const T rate = static_cast<T>(this->learning_rate());
-    const T decay = static_cast<T>(options_.weight_decay);
-    const T momentum = static_cast<T>(options_.momentum);
-    const T dampening = static_cast<T>(1.0 - options_.dampening);
-    T* buffer = momentum_[k].data();
-    const bool first = this->steps() == 1;
-    for (std::size_t i = 0; i < value.size(); ++i) {
-      T g = gradient[i] + decay * value[i];
-      if (options_.momentum != 0.0) {
-        buffer[i] = first ? g : momentum * buffer[i] + dampening * g;
-        g = options_.nesterov ? g + momentum * buffer[i] : buffer[i];
-      }
-      value[i] -= rate * g;
-    }
+  void update(std::size_t k, std::size_t offset, std::span<T> value,
+              std::span<const T> gradient) override {
+    detail::sgd_update<T>(value, gradient, momentum_[k].data() + offset, options_,
+                          this->steps() == 1, this->learning_rate());
   }
   SgdOptions options_;
   std::vector<Tensor<T>> momentum_;
@@ -192,15 +256,16 @@ class BasicAdam : public BasicOptimizer<T> {
   virtual bool decoupled() const { return false; }
 
  private:
-  void update(std::size_t k, std::span<T> value, std::span<T> gradient) override {
+  void update(std::size_t k, std::size_t offset, std::span<T> value,
+              std::span<const T> gradient) override {
+    T* first_moment = first_moment_[k].data() + offset;
+    T* second_moment = second_moment_[k].data() + offset;
     if (decoupled()) {
-      detail::adam_update<true, T>(value, gradient, first_moment_[k].data(),
-                                   second_moment_[k].data(), options_, this->learning_rate(),
-                                   this->steps());
+      detail::adam_update<true, T>(value, gradient, first_moment, second_moment, options_,
+                                   this->learning_rate(), this->steps());
     } else {
-      detail::adam_update<false, T>(value, gradient, first_moment_[k].data(),
-                                    second_moment_[k].data(), options_, this->learning_rate(),
-                                    this->steps());
+      detail::adam_update<false, T>(value, gradient, first_moment, second_moment, options_,
+                                    this->learning_rate(), this->steps());
     }
   }
   AdamOptions options_;

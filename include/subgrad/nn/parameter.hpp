@@ -18,6 +18,9 @@ namespace subgrad::nn {
 
 /// A learnable tensor: its value persists across steps (optimizers update it in place); on each
 /// tape it becomes one independent TensorVar, made on first use.
+template <class T>
+class BasicDataParallel;
+
 template <class T = float>
 class BasicParameter {
  public:
@@ -25,27 +28,30 @@ class BasicParameter {
   BasicParameter() = default;
   explicit BasicParameter(Tensor<T> value) : value_(std::move(value)) {}
   // A copy is a new parameter with the same value, not yet on any tape.
-  BasicParameter(const BasicParameter& other) : value_(other.value_) {}
+  BasicParameter(const BasicParameter& other) : value_(other.value()) {}
   BasicParameter& operator=(const BasicParameter& other) {
-    value_ = other.value_;
-    var_.reset();
-    tape_ = 0;
+    if (this != &other) {
+      value_ = other.value();
+      shared_ = nullptr;
+      var_.reset();
+      tape_ = 0;
+    }
     return *this;
   }
 
-  const Tensor<T>& value() const noexcept { return value_; }
+  const Tensor<T>& value() const noexcept { return shared_ != nullptr ? shared_->value_ : value_; }
   /// For optimizers and initialisers, between steps: a change reaches the tape at the next step.
-  Tensor<T>& value() noexcept { return value_; }
-  std::size_t rows() const noexcept { return value_.rows(); }
-  std::size_t cols() const noexcept { return value_.cols(); }
-  std::size_t size() const noexcept { return value_.size(); }
+  Tensor<T>& value() noexcept { return shared_ != nullptr ? shared_->value_ : value_; }
+  std::size_t rows() const noexcept { return value().rows(); }
+  std::size_t cols() const noexcept { return value().cols(); }
+  std::size_t size() const noexcept { return value().size(); }
 
   /// This parameter on the active tape (made from its value on first use since the tape was made
   /// or cleared).
   TensorVar<T> var() const {
     const Tape& tape = Tape::active();
     if (!var_ || tape_ != tape.id()) {
-      var_.emplace(value_);
+      var_.emplace(value());
       tape_ = tape.id();
     }
     return *var_;
@@ -64,14 +70,25 @@ class BasicParameter {
   /// it, optimizers read it.
   std::span<T> gradient() {
     if (!has_gradient()) {
-      zeros_.assign(value_.size(), T(0));
+      zeros_.assign(value().size(), T(0));
       return zeros_;
     }
     return subgrad::detail::TensorVarAccess::slot(*var_)->adjoint;
   }
 
  private:
+  // A DataParallel's replica reads the model's values instead of keeping a copy of its own in
+  // step: each thread puts them on its own tape (var()), so nothing is copied between steps.
+  friend class BasicDataParallel<T>;
+  void share_value_of(BasicParameter& source) {
+    shared_ = &source;
+    value_ = Tensor<T>();
+    var_.reset();
+    tape_ = 0;
+  }
+
   Tensor<T> value_;
+  BasicParameter* shared_ = nullptr;  // whose value this one reads, if not its own
   mutable std::optional<TensorVar<T>> var_;
   mutable std::uint32_t tape_ = 0;
   std::vector<T> zeros_;
