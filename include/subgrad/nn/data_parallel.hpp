@@ -127,6 +127,7 @@ class BasicDataParallel {
     }
     errors_.resize(threads);
     combined_.assign(threads, std::vector<T>(combined_chunk));
+    shares_ = std::make_unique<Share[]>(threads);
     workers_.reserve(threads - 1);
     try {
       for (std::size_t k = 1; k < threads; ++k) {
@@ -306,8 +307,8 @@ class BasicDataParallel {
     return total;
   }
 
-  // The second phase: the threads share the reached parameters' elements, in pieces taken in
-  // turn (a core slowed by others takes fewer), and combine the parts' gradients of each piece:
+  // The second phase: the threads share the reached parameters' elements, in pieces (a core
+  // slowed by others takes fewer), and combine the parts' gradients of each piece:
   // into the model's gradient (the first part's, on the active tape), or, given an optimizer,
   // into a small buffer of the thread's own from which it updates those elements (the tape is
   // cleared afterwards; writing the first part's gradient would take its cache lines from the
@@ -322,11 +323,25 @@ class BasicDataParallel {
       for (std::size_t first = 0; first < size; first += piece_elements)
         pieces_.push_back({i, first, std::min(piece_elements, size - first)});
     }
-    next_piece_.store(0, std::memory_order_relaxed);
-    job_ = [this, optimizer](std::size_t thread) {
+    // Thread t takes the pieces of its own share first, the same from step to step while the
+    // threads keep pace (so that each finds its pieces' optimizer state in its own cache), then
+    // what is left of the others'.
+    const std::size_t threads = this->threads();
+    for (std::size_t t = 0; t < threads; ++t) {
+      shares_[t].next.store(t * pieces_.size() / threads, std::memory_order_relaxed);
+      shares_[t].end = (t + 1) * pieces_.size() / threads;
+    }
+    job_ = [this, optimizer, threads](std::size_t thread) {
       std::vector<T>& buffer = combined_[thread];
-      for (std::size_t p;
-           (p = next_piece_.fetch_add(1, std::memory_order_relaxed)) < pieces_.size();) {
+      auto take = [&]() -> std::size_t {
+        for (std::size_t k = 0; k < threads; ++k) {
+          Share& share = shares_[(thread + k) % threads];
+          const std::size_t p = share.next.fetch_add(1, std::memory_order_relaxed);
+          if (p < share.end) return p;
+        }
+        return pieces_.size();
+      };
+      for (std::size_t p; (p = take()) < pieces_.size();) {
         const Piece piece = pieces_[p];
         T* model_gradient = parts_[0].gradients[piece.parameter].data();
         if (optimizer == nullptr) {
@@ -445,7 +460,13 @@ class BasicDataParallel {
   std::vector<std::size_t> optimizer_index_;  // per model parameter, in step()'s optimizer
   std::vector<std::vector<T>> combined_;      // per thread, a chunk of combined gradient
   std::vector<Piece> pieces_;                 // of the second phase
-  std::atomic<std::size_t> next_piece_{0};
+  // A thread's share of the pieces: the next one not taken, and the end. On a cache line of its
+  // own, as each thread takes from its share's cursor.
+  struct alignas(64) Share {
+    std::atomic<std::size_t> next{0};
+    std::size_t end = 0;
+  };
+  std::unique_ptr<Share[]> shares_;
   std::mutex mutex_;
   std::condition_variable wake_;
   std::atomic<std::uint64_t> generation_{0};
