@@ -406,7 +406,6 @@ BOOST_AUTO_TEST_CASE(a_small_network_learns) {
   BOOST_TEST(nn::evaluate_classifier(model, x, labels).accuracy > 0.9);
 }
 
-#if SUBGRAD_HAS_FLOAT16
 BOOST_AUTO_TEST_CASE(a_step_in_slices_is_the_whole_step) {
   // begin_step() and update_slice() over two slices, from their own gradient copies, against
   // step(): every optimizer, each case of SGD.
@@ -457,6 +456,7 @@ BOOST_AUTO_TEST_CASE(a_step_in_slices_is_the_whole_step) {
                         says("subgrad::nn::SGD::update_slice: no parameter 1 (it has 1)"));
 }
 
+#if SUBGRAD_HAS_FLOAT16
 BOOST_AUTO_TEST_CASE(a_sixteen_bit_network_learns_with_sgd) {
   // The same blobs in 16 bits (parameters, activations and adjoints), plain SGD.
   using Half = _Float16;

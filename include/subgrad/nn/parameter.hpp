@@ -16,11 +16,11 @@
 
 namespace subgrad::nn {
 
-/// A learnable tensor: its value persists across steps (optimizers update it in place); on each
-/// tape it becomes one independent TensorVar, made on first use.
 template <class T>
 class BasicDataParallel;
 
+/// A learnable tensor: its value persists across steps (optimizers update it in place); on each
+/// tape it becomes one independent TensorVar, made on first use.
 template <class T = float>
 class BasicParameter {
  public:
@@ -77,8 +77,9 @@ class BasicParameter {
   }
 
  private:
-  // A DataParallel's replica reads the model's values instead of keeping a copy of its own in
-  // step: each thread puts them on its own tape (var()), so nothing is copied between steps.
+  // A DataParallel's replica reads the model's values instead of keeping a copy of its own,
+  // which would have to be brought up to date at every step: each thread puts them on its own
+  // tape (var()).
   friend class BasicDataParallel<T>;
   void share_value_of(BasicParameter& source) {
     shared_ = &source;
