@@ -1,15 +1,26 @@
-// The GEMM behind matmul, compiled once: OpenBLAS's sgemm/dgemm on the tape's row-major buffers.
-// Measured on this project's 2-core machine (docs/design.md): OpenBLAS 106 GFLOP/s on one
-// thread and 196 on two for a 1024^3 float product, whatever the user's -march; Eigen 3.4 41
-// GFLOP/s at -O3 and 149 at -O3 -march=native, on one thread.
+// The GEMM behind matmul, compiled once: OpenBLAS's sgemm/dgemm on the tape's row-major buffers,
+// or, for float on a CPU with AVX-512 whose OpenBLAS runs generic kernels, libsubgrad's own
+// (avx512_sgemm.cpp). Measured on this project's 2-core machines (docs/design.md): OpenBLAS 106
+// GFLOP/s on one thread and 196 on two for a 1024^3 float product where it knows the CPU,
+// whatever the user's -march; 27-33 where it falls back to its Prescott kernels (Debian 12's
+// 0.3.21 on an Emerald Rapids Xeon), against 130 for subgrad's own; Eigen 3.4 41 GFLOP/s at -O3
+// and 149 at -O3 -march=native, on one thread.
 #include <cblas.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
+#include <exception>
 #include <mutex>
+#include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
+#include <fmt/format.h>
+
+#include "avx512_sgemm.hpp"
+#include "subgrad/tensor/backend.hpp"
 #include "subgrad/tensor/linear_algebra.hpp"
 #include "subgrad/tensor/threads.hpp"
 
@@ -70,6 +81,69 @@ void with_threads_for(std::size_t m, std::size_t n, std::size_t k, Product produ
   product();
   if (small) openblas_set_num_threads(requested);
 }
+
+// The kernels OpenBLAS chose for this CPU ("SkylakeX", "Haswell", "Prescott", ...).
+std::string_view openblas_kernels() { return openblas_get_corename(); }
+bool openblas_has_avx512_kernels() {
+  constexpr std::array<std::string_view, 3> avx512_cores = {"SkylakeX", "Cooperlake",
+                                                            "SapphireRapids"};
+  return std::find(avx512_cores.begin(), avx512_cores.end(), openblas_kernels()) !=
+         avx512_cores.end();
+}
+// What MatmulBackend::automatic means on this machine: subgrad's kernels where the CPU has
+// AVX-512 but OpenBLAS does not use it (an OpenBLAS older than the CPU falls back to generic
+// kernels: Debian 12's 0.3.21 runs its Prescott kernels on an Emerald Rapids Xeon, 4 times
+// slower than subgrad's there, and its Haswell kernels 1.7 times slower).
+MatmulBackend automatic_backend() {
+  return cpu_has_avx512() && !openblas_has_avx512_kernels() ? MatmulBackend::avx512
+                                                            : MatmulBackend::openblas;
+}
+std::atomic<MatmulBackend> chosen_backend{MatmulBackend::automatic};
+MatmulBackend backend_in_use() {
+  const MatmulBackend chosen = chosen_backend.load(std::memory_order_relaxed);
+  if (chosen != MatmulBackend::automatic) return chosen;
+  static const MatmulBackend automatic = automatic_backend();
+  return automatic;
+}
+
+// subgrad's float kernels, on one thread when the product is small (as OpenBLAS's, above),
+// otherwise with the columns of C shared by the requested threads: every column is computed as
+// on one thread, so the result does not depend on the thread count.
+void avx512_product(bool transpose_a, bool transpose_b, std::size_t m, std::size_t n, std::size_t k,
+                    float alpha, const float* a, const float* b, float beta, float* c) {
+  constexpr std::size_t columns_per_tile = 32;  // a thread's share is a whole number of tiles
+  std::size_t threads = 1;
+  if (!one_thread_per_product.load(std::memory_order_acquire) &&
+      m * n * k > largest_single_thread_product) {
+    threads = std::min<std::size_t>(static_cast<std::size_t>(requested_count()),
+                                    (n + columns_per_tile - 1) / columns_per_tile);
+  }
+  if (threads <= 1) {
+    avx512_sgemm(transpose_a, transpose_b, m, n, k, alpha, a, b, beta, c, 0, n);
+    return;
+  }
+  const std::size_t tiles = (n + columns_per_tile - 1) / columns_per_tile;
+  const auto first_column = [&](std::size_t t) {
+    return std::min(n, t * tiles / threads * columns_per_tile);
+  };
+  std::vector<std::thread> helpers;
+  std::vector<std::exception_ptr> errors(threads);
+  const auto share = [&](std::size_t t) {
+    try {
+      avx512_sgemm(transpose_a, transpose_b, m, n, k, alpha, a, b, beta, c, first_column(t),
+                   first_column(t + 1));
+    } catch (...) {
+      errors[t] = std::current_exception();
+    }
+  };
+  helpers.reserve(threads - 1);
+  for (std::size_t t = 1; t < threads; ++t) helpers.emplace_back(share, t);
+  share(0);
+  for (std::thread& helper : helpers) helper.join();
+  for (const std::exception_ptr& error : errors) {
+    if (error) std::rethrow_exception(error);
+  }
+}
 }  // namespace
 
 OneThreadPerProduct::OneThreadPerProduct() {
@@ -104,7 +178,11 @@ void row_major_gemm(CblasGemm cblas_gemm, bool transpose_a, bool transpose_b, st
 template <>
 void gemm<float>(bool transpose_a, bool transpose_b, std::size_t m, std::size_t n, std::size_t k,
                  float alpha, const float* a, const float* b, float beta, float* c) {
-  row_major_gemm(cblas_sgemm, transpose_a, transpose_b, m, n, k, alpha, a, b, beta, c);
+  if (backend_in_use() == MatmulBackend::avx512) {
+    avx512_product(transpose_a, transpose_b, m, n, k, alpha, a, b, beta, c);
+  } else {
+    row_major_gemm(cblas_sgemm, transpose_a, transpose_b, m, n, k, alpha, a, b, beta, c);
+  }
 }
 template <>
 void gemm<double>(bool transpose_a, bool transpose_b, std::size_t m, std::size_t n, std::size_t k,
@@ -143,8 +221,8 @@ void gemm<_Float16>(bool transpose_a, bool transpose_b, std::size_t m, std::size
   } else {
     widen(c, wide_c.data(), m * n);
   }
-  row_major_gemm(cblas_sgemm, transpose_a, transpose_b, m, n, k, static_cast<float>(alpha),
-                 wide_a.data(), wide_b.data(), static_cast<float>(beta), wide_c.data());
+  gemm<float>(transpose_a, transpose_b, m, n, k, static_cast<float>(alpha), wide_a.data(),
+              wide_b.data(), static_cast<float>(beta), wide_c.data());
   narrow(wide_c.data(), c, m * n);
 }
 #endif
@@ -162,5 +240,31 @@ void set_num_threads(int threads) {
 }
 
 int num_threads() { return openblas_get_num_threads(); }
+
+void set_matmul_backend(MatmulBackend backend) {
+  if (backend == MatmulBackend::avx512 && !detail::cpu_has_avx512()) {
+    throw Error(
+        "subgrad::set_matmul_backend: MatmulBackend::avx512 needs a CPU with AVX-512F, and this "
+        "one has none (MatmulBackend::automatic or openblas work on any CPU)");
+  }
+  detail::chosen_backend.store(backend, std::memory_order_relaxed);
+}
+
+MatmulBackend matmul_backend() { return detail::backend_in_use(); }
+
+std::string matmul_backend_description() {
+  // "OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH ...": its first two words.
+  const std::string_view config = openblas_get_config();
+  std::size_t end = config.find(' ');
+  if (end != std::string_view::npos) end = config.find(' ', end + 1);
+  const std::string_view openblas = config.substr(0, end);
+  if (detail::backend_in_use() == MatmulBackend::avx512) {
+    return fmt::format(
+        "float: subgrad's AVX-512 kernels ({} runs its {} kernels on this CPU); "
+        "double: {}",
+        openblas, detail::openblas_kernels(), openblas);
+  }
+  return fmt::format("{} with its {} kernels", openblas, detail::openblas_kernels());
+}
 
 }  // namespace subgrad

@@ -6,6 +6,7 @@
 
 #include "subgrad/subgrad.hpp"  // IWYU pragma: export
 
+#include "subgrad/tensor/backend.hpp"         // IWYU pragma: export
 #include "subgrad/tensor/check.hpp"           // IWYU pragma: export
 #include "subgrad/tensor/expression.hpp"      // IWYU pragma: export
 #include "subgrad/tensor/linear_algebra.hpp"  // IWYU pragma: export
