@@ -4,10 +4,12 @@
 #include "subgrad/tensor.hpp"
 #include "subgrad/math/registry.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <functional>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <random>
 #include <string>
@@ -291,6 +293,34 @@ BOOST_AUTO_TEST_CASE(matmul_in_every_transpose_layout_equals_the_scalar_path) {
   for (std::size_t k = 0; k < 4; ++k) {
     for (std::size_t j = 0; j < 2; ++j) BOOST_TEST(close(b.adjoint()(k, j), db[k * 2 + j]));
   }
+}
+
+// A constant operand is copied onto the tape only when the product records a node, and then its
+// values reach the backward even if the caller's Tensor changes or is gone before the sweep; a
+// product of constants records nothing and is still right.
+BOOST_AUTO_TEST_CASE(a_constant_operand_is_kept_for_the_backward_and_only_then) {
+  Tape tape;
+  TensorVar<double> w(Tensor<double>{{1.0, 2.0}, {3.0, 4.0}, {5.0, 6.0}});  // 3 x 2
+  auto x = std::make_unique<Tensor<double>>(Tensor<double>{{0.5, -1.0}, {2.0, 0.25}});
+  const TensorVar<double> y = subgrad::matmul(*x, subgrad::transpose(w));  // 2 x 3
+  const Var loss = subgrad::sum(y);
+  // d loss / d w(j, k) = sum over rows i of x(i, k): (2.5, -0.75) in every row of w.
+  std::fill(x->span().begin(), x->span().end(), 100.0);
+  x.reset();
+  subgrad::backward(loss);
+  const Tensor<double> dw = w.adjoint();
+  for (std::size_t j = 0; j < 3; ++j) {
+    BOOST_TEST(dw(j, 0) == 2.5);
+    BOOST_TEST(dw(j, 1) == -0.75);
+  }
+  const std::size_t nodes = tape.node_count();
+  const Tensor<double> a{{1.0, 2.0}, {3.0, 4.0}}, b{{0.5, 0.0}, {-1.0, 2.0}};
+  const TensorVar<double> ab = subgrad::matmul(a, b);
+  BOOST_TEST(tape.node_count() == nodes);  // nothing to differentiate: no node
+  BOOST_TEST(ab.value()(0, 0) == -1.5);    // 1 * 0.5 + 2 * -1
+  BOOST_TEST(ab.value()(0, 1) == 4.0);
+  BOOST_TEST(ab.value()(1, 0) == -2.5);
+  BOOST_TEST(ab.value()(1, 1) == 8.0);
 }
 
 // matmul(a, b, bias) is a b + bias in one node; a tensor used twice accumulates its adjoint (the

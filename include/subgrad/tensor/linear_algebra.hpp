@@ -63,13 +63,28 @@ Transposed<T> transpose(const Tensor<T>& a) {
 namespace detail {
 template <class T>
 struct MatrixOperand {
-  TensorSlot<T>* slot;
+  TensorSlot<T>* slot;  // nullptr while `constant` stands in for it
   std::uint32_t tape;
   bool transposed;
   std::size_t stored_rows;  // kept here: checking the tape never reads a dead tape's slot
   std::size_t stored_cols;
+  // A constant operand of one matmul call: copied onto the tape only if the call records a node
+  // (whose backward needs the values after the caller's Tensor may be gone), so a product of
+  // constants copies nothing.
+  const Tensor<T>* constant = nullptr;
   std::size_t rows() const { return transposed ? stored_cols : stored_rows; }
   std::size_t cols() const { return transposed ? stored_rows : stored_cols; }
+  const T* values() const { return constant != nullptr ? constant->data() : slot->value.data(); }
+  bool requires_adjoint() const { return slot != nullptr && slot->requires_adjoint; }
+  /// The operand as a recorded node holds it: a constant copied onto the tape.
+  MatrixOperand kept() const {
+    MatrixOperand on_tape = *this;
+    if (constant != nullptr) {
+      on_tape.slot = constant_slot(*constant);
+      on_tape.constant = nullptr;
+    }
+    return on_tape;
+  }
 };
 template <class T>
 MatrixOperand<T> matrix_operand(const TensorVar<T>& a) {
@@ -77,7 +92,7 @@ MatrixOperand<T> matrix_operand(const TensorVar<T>& a) {
 }
 template <class T>
 MatrixOperand<T> matrix_operand(const Tensor<T>& a) {
-  return {constant_slot(a), Tape::active().id(), false, a.rows(), a.cols()};
+  return {nullptr, Tape::active().id(), false, a.rows(), a.cols(), &a};
 }
 template <class T>
 MatrixOperand<T> matrix_operand(const Transposed<T>& a) {
@@ -192,16 +207,16 @@ TensorVar<T> product(const MatrixOperand<T>& a, const MatrixOperand<T>& b, Tenso
                       bias->value.rows(), bias->value.cols(), m, n, n));
     }
   }
-  const bool active = a.slot->requires_adjoint || b.slot->requires_adjoint ||
-                      (bias != nullptr && bias->requires_adjoint);
+  const bool active =
+      a.requires_adjoint() || b.requires_adjoint() || (bias != nullptr && bias->requires_adjoint);
   TensorSlot<T>& result = tape.attachment<TensorStorage<T>>().next(m, n, active);
   T* c = result.value.data();
   if (bias != nullptr) {
     for (std::size_t i = 0; i < m; ++i) std::copy_n(bias->value.data(), n, c + i * n);
   }
-  gemm<T>(a.transposed, b.transposed, m, n, a.cols(), T(1), a.slot->value.data(),
-          b.slot->value.data(), bias != nullptr ? T(1) : T(0), c);
-  if (active) record_tensor_node<MatmulNode<T>>(tape, a, b, bias, &result, &tape);
+  gemm<T>(a.transposed, b.transposed, m, n, a.cols(), T(1), a.values(), b.values(),
+          bias != nullptr ? T(1) : T(0), c);
+  if (active) record_tensor_node<MatmulNode<T>>(tape, a.kept(), b.kept(), bias, &result, &tape);
   return TensorVarAccess::make(&result, tape.id());
 }
 }  // namespace detail
