@@ -18,6 +18,7 @@ void adam_update(std::span<T> value, std::span<const T> gradient, T* first_momen
   T* __restrict m = first_moment;
   T* __restrict v = second_moment;
   const std::size_t n = value.size();
+  const FlushSubnormals flush;
   for (std::size_t i = 0; i < n; ++i) {
     T g = g_in[i];
     if constexpr (Decoupled) {

@@ -6,11 +6,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cfenv>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <random>
 #include <span>
@@ -454,6 +456,37 @@ BOOST_AUTO_TEST_CASE(a_step_in_slices_is_the_whole_step) {
                              "parameter 'p' of 3"));
   BOOST_CHECK_EXCEPTION(sgd.update_slice(1, 0, two), subgrad::Error,
                         says("subgrad::nn::SGD::update_slice: no parameter 1 (it has 1)"));
+}
+
+// The optimizers' loops flush subnormals to zero (a dead unit's momentum decays through them, and
+// on Intel CPUs each costs a microcode assist), then give the caller its floating-point mode
+// back, with the exception flags raised meanwhile.
+BOOST_AUTO_TEST_CASE(optimizer_updates_flush_subnormals_and_give_the_mode_back) {
+  const float tiny = std::numeric_limits<float>::min();  // the smallest normal float, 1.2e-38
+  nn::BasicParameter<float> p(Tensor<float>{{0.0f, 0.0f}});
+  nn::BasicSGD<float> sgd({{"p", &p}}, 1.0, {.momentum = 0.5});
+  const std::vector<float> first = {tiny, 0.0f}, none = {0.0f, 0.0f};
+  sgd.begin_step();
+  sgd.update_slice(0, 0, first);  // b = g = tiny; p = -tiny
+  std::feclearexcept(FE_ALL_EXCEPT);
+  sgd.begin_step();
+  sgd.update_slice(0, 0, none);  // b = 0.5 tiny: subnormal, so 0; p stays -tiny
+  // IEEE arithmetic would give p = -1.5 tiny.
+  BOOST_TEST(p.value()(0, 0) == -tiny);
+  BOOST_TEST(std::fetestexcept(FE_UNDERFLOW) != 0);  // raised by the flush, kept
+  volatile float x = tiny;
+  BOOST_TEST(x * 0.5f != 0.0f);  // the caller's mode: subnormals again
+
+  // Adam: the second moment of a gradient whose square is subnormal is 0.
+  nn::BasicParameter<float> q(Tensor<float>{{0.0f}});
+  nn::BasicAdam<float> adam({{"q", &q}}, 1.0, {.eps = 1e-30});
+  const std::vector<float> small = {1e-20f};  // its square, 1e-40, is subnormal
+  adam.begin_step();
+  adam.update_slice(0, 0, small);
+  // m = 1e-21 after bias correction 1e-20; v = 0 flushed, so q = -1e-20 / 1e-30 = -1e10. IEEE
+  // arithmetic would keep v = 1e-43 and give sqrt(1e-40) = 1e-20 after correction: q = -1.
+  BOOST_TEST(q.value()(0, 0) < -1e9f);
+  BOOST_TEST(x * 0.5f != 0.0f);
 }
 
 #if SUBGRAD_HAS_FLOAT16
