@@ -394,7 +394,8 @@ int main(int argc, char** argv) {
         "ADOL-C", "hand", "operands", "B/op", "max|diff|");
     for (const Row& r : rows) {
       fmt::print(
-          "{:<15} {:>9.1f} {:>9.1f} {:>9.1f} {:>9} {:>8} | {:>6.1f} {:>6.1f} {:>6} {:>6} | {:>8} "
+          // Three significant digits: a target such as Toon's 2.475 needs the second decimal.
+          "{:<15} {:>9.1f} {:>9.1f} {:>9.1f} {:>9} {:>8} | {:>#6.3g} {:>#6.3g} {:>6} {:>6} | {:>8} "
           "{:>6.2f} {:>9}\n",
           r.name, r.plain_ns / 1e3, r.tape_ns / 1e3, r.functional_ns / 1e3,
           optional_figure(r.adolc_ns, 1e3, "n/a"), optional_figure(r.hand_ns, 1e3, "n/a"),
