@@ -59,9 +59,9 @@ void pack_a(const Operand& a, std::size_t first_row, std::size_t rows, std::size
 // A full sliver of a transposed op(B) (a linear layer's x W^T): column c of the sliver is row c
 // of the stored matrix, so the 16 values of one depth in each half are one gather. Element by
 // element this packing took as long as multiplying 12 to 16 rows (a 16 x 256 x 784 product: 163
-// us, 98 with gathers). The CPUs this kernel runs on (those whose OpenBLAS lacks AVX-512
-// kernels: Sapphire/Emerald Rapids, Zen 4) gather at full speed; the older Xeons whose microcode
-// slows gathers (Downfall) have OpenBLAS's SkylakeX kernels instead.
+// us, 98 with gathers, measured on an Emerald Rapids Xeon, which the Gather Data Sampling
+// mitigation does not slow). The older Xeons whose microcode does slow gathers are ones OpenBLAS
+// knows, so MatmulBackend::automatic gives them OpenBLAS's SkylakeX kernels instead.
 [[gnu::target("avx512f")]] void gather_sliver(const float* first, std::size_t row_stride,
                                               std::size_t depth, float* out) {
   const __m512i rows =
