@@ -11,7 +11,7 @@ namespace subgrad {
 enum class MatmulBackend {
   /// subgrad's AVX-512 kernels for float where the CPU has AVX-512F and OpenBLAS does not use it
   /// (an OpenBLAS older than the CPU falls back to generic kernels: Debian 12's 0.3.21 runs its
-  /// Prescott kernels on Sapphire and Emerald Rapids Xeons, 4 times slower); OpenBLAS elsewhere.
+  /// Prescott kernels on an Emerald Rapids Xeon, 4 times slower); OpenBLAS elsewhere.
   automatic,
   /// OpenBLAS for every product.
   openblas,
