@@ -10,13 +10,22 @@
 
 #include "subgrad/core/error.hpp"
 
+// Define it to 0 to compile FiniteCheck out: recording then never tests for it, and making a
+// FiniteCheck throws. bench_check_costs builds the benchmarks so to measure what the test costs.
+#ifndef SUBGRAD_FINITE_CHECK
+#define SUBGRAD_FINITE_CHECK 1
+#endif
+
 namespace subgrad {
 
 namespace detail {
 inline thread_local int finite_check_depth = 0;
 
 /// Whether a FiniteCheck is in force on this thread.
-inline bool finite_check_on() noexcept { return finite_check_depth != 0; }
+inline bool finite_check_on() noexcept {
+  if constexpr (SUBGRAD_FINITE_CHECK != 0) return finite_check_depth != 0;
+  return false;
+}
 
 /// Whether x is a number other than +-inf (written out: std::isfinite is not constexpr).
 constexpr bool finite(double x) noexcept { return x - x == 0.0; }
@@ -63,7 +72,12 @@ inline void check_finite_statement(double value, const double* partials, std::si
 ///   Var y = log(x);  // x = 0: throws "subgrad::FiniteCheck: log at x = 0 gives value -inf ..."
 class FiniteCheck {
  public:
-  FiniteCheck() noexcept { ++detail::finite_check_depth; }
+  FiniteCheck() noexcept(SUBGRAD_FINITE_CHECK != 0) {
+    if constexpr (SUBGRAD_FINITE_CHECK == 0) {
+      throw Error("subgrad::FiniteCheck: compiled out in this build (SUBGRAD_FINITE_CHECK is 0)");
+    }
+    ++detail::finite_check_depth;
+  }
   ~FiniteCheck() { --detail::finite_check_depth; }
   FiniteCheck(const FiniteCheck&) = delete;
   FiniteCheck& operator=(const FiniteCheck&) = delete;
