@@ -61,6 +61,21 @@ BOOST_AUTO_TEST_CASE(a_binary_primitive_is_named_with_both_arguments) {
   BOOST_TEST(contains(message, "pow at (x, y) = (-1, 0.5) gives value nan"), message);
 }
 
+// The report takes each primitive's arguments from where it kept them before its evaluation: in a
+// nest, the failing primitive's own, not an inner one's evaluated before it.
+BOOST_AUTO_TEST_CASE(in_a_nest_the_failing_primitive_is_named_with_its_own_arguments) {
+  Tape tape;
+  Var x = 2.0;
+  Var p = -1.0;
+  FiniteCheck scope;
+  const std::string unary = error_of([&] { Var y = log(exp(x) * 0.0); });
+  BOOST_TEST(contains(unary, "log at x = 0 gives value -inf"), unary);
+  const std::string binary = error_of([&] { Var y = pow(sin(x) * 0.0, exp(p) - exp(p) - 1.0); });
+  BOOST_TEST(contains(binary, "pow at (x, y) = (0, -1) gives value inf"), binary);
+  const std::string inner = error_of([&] { Var y = exp(log(x - 2.0) + x); });
+  BOOST_TEST(contains(inner, "log at x = 0 gives value -inf"), inner);
+}
+
 BOOST_AUTO_TEST_CASE(arithmetic_is_checked_per_statement_and_nothing_is_recorded) {
   Tape tape;
   Var x = 1.0;

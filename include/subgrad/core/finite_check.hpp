@@ -43,18 +43,25 @@ constexpr bool finite(double x) noexcept { return x - x == 0.0; }
 [[noreturn]] void throw_non_finite_statement(double value, const double* partials,
                                              std::size_t count);
 
-/// The checks, inline: one thread-local test when no FiniteCheck is on.
-inline void check_finite_unary(std::string_view primitive, double x, double value,
-                               double derivative) {
-  if (finite_check_on() && !(finite(value) && finite(derivative))) [[unlikely]] {
-    throw_non_finite_unary(primitive, x, value, derivative);
+/// A primitive's arguments, kept while a FiniteCheck is on for the report of its check after the
+/// evaluation: so that the argument need not stay live across the evaluation, which is often a
+/// call (exp, log) across which every live double is stored and reloaded.
+inline thread_local double finite_check_arguments[2] = {0.0, 0.0};
+inline void keep_finite_check_arguments(double x, double y = 0.0) noexcept {
+  finite_check_arguments[0] = x;
+  finite_check_arguments[1] = y;
+}
+/// The checks of a primitive, made while a FiniteCheck is on, after keep_finite_check_arguments.
+inline void check_finite_unary(std::string_view primitive, double value, double derivative) {
+  if (!(finite(value) && finite(derivative))) [[unlikely]] {
+    throw_non_finite_unary(primitive, finite_check_arguments[0], value, derivative);
   }
 }
-inline void check_finite_binary(std::string_view primitive, double x, double y, double value,
-                                double partial_x, double partial_y) {
-  if (finite_check_on() && !(finite(value) && finite(partial_x) && finite(partial_y)))
-      [[unlikely]] {
-    throw_non_finite_binary(primitive, x, y, value, partial_x, partial_y);
+inline void check_finite_binary(std::string_view primitive, double value, double partial_x,
+                                double partial_y) {
+  if (!(finite(value) && finite(partial_x) && finite(partial_y))) [[unlikely]] {
+    throw_non_finite_binary(primitive, finite_check_arguments[0], finite_check_arguments[1], value,
+                            partial_x, partial_y);
   }
 }
 inline void check_finite_statement(double value, const double* partials, std::size_t count) {

@@ -264,9 +264,15 @@ struct Primitive {
   template <class E, class Choice>
   constexpr UnaryExpression<E> make_unary(const E& x, Choice choice) const {
     const double argument = x.value();
+    const bool checking = detail::finite_check_on();
+    if (checking) [[unlikely]] {
+      detail::keep_finite_check_arguments(argument);  // not live across the evaluation
+    }
     const Evaluation<double> at = evaluate(rule, argument);
     const double derivative = chosen_derivative(at.slopes, choice);
-    detail::check_finite_unary(rule_name(rule), argument, at.value, derivative);
+    if (checking) [[unlikely]] {
+      detail::check_finite_unary(rule_name(rule), at.value, derivative);
+    }
     return UnaryExpression<E>{x, at.value, derivative};
   }
   template <class X, class Y, class Choice>
@@ -274,9 +280,15 @@ struct Primitive {
     using First = detail::ExpressionOf<X>;
     using Second = detail::ExpressionOf<Y>;
     const double first = primal_value(x), second = primal_value(y);
+    const bool checking = detail::finite_check_on();
+    if (checking) [[unlikely]] {
+      detail::keep_finite_check_arguments(first, second);
+    }
     const BinaryEvaluation at = evaluate(rule, first, second);
     const BinaryPartials<double> partials = chosen_partials(at.slopes, choice);
-    detail::check_finite_binary(rule_name(rule), first, second, at.value, partials.x, partials.y);
+    if (checking) [[unlikely]] {
+      detail::check_finite_binary(rule_name(rule), at.value, partials.x, partials.y);
+    }
     return BinaryExpression<First, Second>{detail::as_expression(x), detail::as_expression(y),
                                            at.value, partials};
   }
