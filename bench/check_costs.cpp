@@ -7,13 +7,15 @@
 // one layout is the least over rounds of its 10th percentile (what the code costs while no other
 // process takes the core; the medians of a shared machine move by tens of per cent); a check's
 // cost is the geometric mean over the four layouts of as-shipped / without-it.
-// Usage: bench_check_costs [ROUNDS]   (default 6; each round takes about 40 s)
+// Usage: bench_check_costs [ROUNDS]   (default 6; each round takes about 35 s)
 #include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <limits>
 #include <map>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
