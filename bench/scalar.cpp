@@ -69,30 +69,60 @@ double lax_wendroff_by_hand(const std::vector<double>& initial, std::vector<doub
   return J;
 }
 
-// Median wall time of `run` in nanoseconds: at least `min_runs` runs and about `budget` seconds.
-double median_ns(const std::function<void()>& run, int min_runs = 7, double budget = 0.5) {
+using Run = std::function<void()>;
+
+double median(std::vector<double> values) {
+  const auto middle = values.begin() + static_cast<std::ptrdiff_t>(values.size() / 2);
+  std::nth_element(values.begin(), middle, values.end());
+  return *middle;
+}
+
+// Times the runs in rounds: each round times a block of each run in turn (a warm-up, then at
+// least 10 ms of runs, the block's median), for at least 9 rounds and about 2.5 s. A ratio then
+// pairs two blocks taken a few milliseconds apart: on a shared machine the speed drifts by tens
+// of per cent over seconds, which made ratios of figures taken seconds apart unstable.
+// Returns, for each run, its block medians in nanoseconds, one per round.
+std::vector<std::vector<double>> time_in_rounds(const std::vector<Run>& runs) {
   using clock = std::chrono::steady_clock;
-  std::vector<double> times;
+  auto seconds_since = [](clock::time_point t) {
+    return std::chrono::duration<double>(clock::now() - t).count();
+  };
+  std::vector<std::vector<double>> block_medians(runs.size());
   const auto start = clock::now();
-  run();  // warm-up: caches, tape memory
-  while (static_cast<int>(times.size()) < min_runs ||
-         (std::chrono::duration<double>(clock::now() - start).count() < budget &&
-          times.size() < 1001)) {
-    const auto t0 = clock::now();
-    run();
-    times.push_back(std::chrono::duration<double, std::nano>(clock::now() - t0).count());
+  for (int round = 0; round < 9 || (seconds_since(start) < 2.5 && round < 101); ++round) {
+    for (std::size_t r = 0; r < runs.size(); ++r) {
+      runs[r]();  // warm-up: caches, after the other runs
+      std::vector<double> times;
+      const auto block_start = clock::now();
+      while (times.empty() || seconds_since(block_start) < 0.01) {
+        const auto t0 = clock::now();
+        runs[r]();
+        times.push_back(std::chrono::duration<double, std::nano>(clock::now() - t0).count());
+      }
+      block_medians[r].push_back(median(std::move(times)));
+    }
   }
-  std::nth_element(times.begin(), times.begin() + static_cast<std::ptrdiff_t>(times.size() / 2),
-                   times.end());
-  return times[times.size() / 2];
+  return block_medians;
+}
+
+// The median over rounds of `times` / `base`, round by round.
+double median_ratio(const std::vector<double>& times, const std::vector<double>& base) {
+  std::vector<double> ratios(times.size());
+  for (std::size_t k = 0; k < times.size(); ++k) ratios[k] = times[k] / base[k];
+  return median(std::move(ratios));
 }
 
 volatile double sink = 0.0;  // keeps the plain function from being optimised away
 
+// A contender's median time and the median of its per-round ratios to the plain function's.
+struct Timing {
+  double ns = 0, ratio = 0;
+};
+
 struct Row {
   std::string name;
-  double plain_ns = 0, tape_ns = 0, functional_ns = 0;
-  std::optional<double> adolc_ns, hand_ns;
+  Timing plain, tape, functional;
+  std::optional<Timing> adolc, hand;
   double bytes_per_operand = 0, bytes_per_statement = 0;
   std::size_t statements = 0, operands = 0;
   std::optional<double> max_difference;  // from ADOL-C's gradient and the hand-written one
@@ -105,58 +135,36 @@ Row measure(std::string name, Function function, const std::vector<double>& poin
             HandGradient by_hand = nullptr) {
   Row row;
   row.name = std::move(name);
-  row.plain_ns = median_ns([&] { sink = sink + function.template operator()<double>(point); });
+  std::vector<Run> runs;
+  runs.emplace_back([&] { sink = sink + function.template operator()<double>(point); });
 
   // The tape API: a reused Tape, the inputs and the gradient moved in one call each.
   subgrad::Tape tape;
   std::vector<double> gradient(point.size());
   std::vector<Var> x(point.size());
-  auto tape_gradient = [&] {
+  runs.emplace_back([&] {
     tape.clear();
     subgrad::variables(point, x);
     const Var y = function.template operator()<Var>(std::span<const Var>(x));
     subgrad::backward(y);
     subgrad::adjoints(x, gradient);
-  };
-  row.tape_ns = median_ns(tape_gradient);
-  tape_gradient();
-  row.statements = tape.statement_count();
-  row.operands = tape.operand_count();
-  row.bytes_per_operand =
-      static_cast<double>(tape.memory_bytes()) / static_cast<double>(row.operands);
-  row.bytes_per_statement =
-      static_cast<double>(tape.memory_bytes()) / static_cast<double>(row.statements);
+  });
 
   // The functional API: one call, on the thread's scratch tape.
   std::vector<double> functional;
-  auto functional_gradient = [&] {
+  runs.emplace_back([&] {
     functional = subgrad::gradient(
         [&](std::span<const Var> v) { return function.template operator()<Var>(v); }, point);
-  };
-  row.functional_ns = median_ns(functional_gradient);
-  if (functional != gradient) {
-    throw subgrad::Error(
-        fmt::format("{}: subgrad::gradient(f, x) differs from the tape's", row.name));
-  }
+  });
 
-  double difference = 0.0;
-  auto compare = [&](const std::vector<double>& other) {
-    for (std::size_t i = 0; i < point.size(); ++i) {
-      difference = std::max(difference, std::abs(gradient[i] - other[i]));
-    }
-    row.max_difference = difference;
-  };
-  if (by_hand != nullptr) {
-    std::vector<double> hand(point.size());
-    row.hand_ns = median_ns([&] { sink = sink + by_hand(point, hand); });
-    compare(hand);
-  }
+  std::vector<double> hand(point.size());
+  if (by_hand != nullptr) runs.emplace_back([&] { sink = sink + by_hand(point, hand); });
 
 #ifdef SUBGRAD_BENCH_ADOLC
   std::vector<double> adolc_gradient(point.size());
   const short tag = 1;
   const unsigned buffer = 1u << 23;  // keep the whole tape in memory, as subgrad does
-  auto adolc = [&] {
+  runs.emplace_back([&] {
     trace_on(tag, 1, buffer, buffer, buffer, buffer);
     std::vector<adouble> ax(point.size());
     for (std::size_t i = 0; i < point.size(); ++i) ax[i] <<= point[i];
@@ -166,17 +174,51 @@ Row measure(std::string name, Function function, const std::vector<double>& poin
     trace_off();
     double seed = 1.0;
     fos_reverse(tag, 1, static_cast<int>(point.size()), &seed, adolc_gradient.data());
+  });
+#endif
+
+  const std::vector<std::vector<double>> times = time_in_rounds(runs);
+  auto timing = [&](std::size_t r) {
+    return Timing{median(times[r]), median_ratio(times[r], times[0])};
   };
-  row.adolc_ns = median_ns(adolc);
-  adolc();
+  std::size_t next = 0;
+  row.plain = timing(next++);
+  row.tape = timing(next++);
+  row.functional = timing(next++);
+  if (by_hand != nullptr) row.hand = timing(next++);
+#ifdef SUBGRAD_BENCH_ADOLC
+  row.adolc = timing(next++);
+#endif
+
+  row.statements = tape.statement_count();
+  row.operands = tape.operand_count();
+  row.bytes_per_operand =
+      static_cast<double>(tape.memory_bytes()) / static_cast<double>(row.operands);
+  row.bytes_per_statement =
+      static_cast<double>(tape.memory_bytes()) / static_cast<double>(row.statements);
+  if (functional != gradient) {
+    throw subgrad::Error(
+        fmt::format("{}: subgrad::gradient(f, x) differs from the tape's", row.name));
+  }
+  double difference = 0.0;
+  auto compare = [&](const std::vector<double>& other) {
+    for (std::size_t i = 0; i < point.size(); ++i) {
+      difference = std::max(difference, std::abs(gradient[i] - other[i]));
+    }
+    row.max_difference = difference;
+  };
+  if (by_hand != nullptr) compare(hand);
+#ifdef SUBGRAD_BENCH_ADOLC
   compare(adolc_gradient);
 #endif
   return row;
 }
 
-std::string optional_figure(const std::optional<double>& ns, double scale = 1.0,
+// A contender's time (in `scale` ns) or ratio to the plain function, or `none` if it did not run.
+std::string optional_figure(const std::optional<Timing>& timing, bool ratio, double scale = 1.0,
                             std::string_view none = "null") {
-  return ns ? fmt::format("{:.1f}", *ns / scale) : std::string(none);
+  if (!timing) return std::string(none);
+  return ratio ? fmt::format("{:.1f}", timing->ratio) : fmt::format("{:.1f}", timing->ns / scale);
 }
 
 void write_json_atomically(const std::filesystem::path& path, const std::vector<Row>& rows) {
@@ -186,10 +228,12 @@ void write_json_atomically(const std::filesystem::path& path, const std::vector<
     text += fmt::format(
         "{}\n  {{\"name\": \"{}\", \"plain_ns\": {:.1f}, \"tape_ns\": {:.1f}, "
         "\"functional_ns\": {:.1f}, \"adolc_ns\": {}, \"hand_ns\": {}, "
-        "\"bytes_per_operand\": {:.3f}, \"bytes_per_statement\": {:.3f}}}",
-        i == 0 ? "" : ",", r.name, r.plain_ns, r.tape_ns, r.functional_ns,
-        optional_figure(r.adolc_ns), optional_figure(r.hand_ns), r.bytes_per_operand,
-        r.bytes_per_statement);
+        "\"tape_ratio\": {:.4f}, \"functional_ratio\": {:.4f}, \"adolc_ratio\": {}, "
+        "\"hand_ratio\": {}, \"bytes_per_operand\": {:.3f}, \"bytes_per_statement\": {:.3f}}}",
+        i == 0 ? "" : ",", r.name, r.plain.ns, r.tape.ns, r.functional.ns,
+        optional_figure(r.adolc, false), optional_figure(r.hand, false), r.tape.ratio,
+        r.functional.ratio, optional_figure(r.adolc, true), optional_figure(r.hand, true),
+        r.bytes_per_operand, r.bytes_per_statement);
   }
   text += "\n]}\n";
   subgrad::write_file_atomically(path, text);  // readers see the old file or the whole new one
@@ -227,15 +271,15 @@ int main(int argc, char** argv) {
           // Three significant digits: a target such as Toon's 2.475 needs the second decimal.
           "{:<15} {:>9.1f} {:>9.1f} {:>9.1f} {:>9} {:>8} | {:>#6.3g} {:>#6.3g} {:>6} {:>6} | {:>8} "
           "{:>6.2f} {:>9}\n",
-          r.name, r.plain_ns / 1e3, r.tape_ns / 1e3, r.functional_ns / 1e3,
-          optional_figure(r.adolc_ns, 1e3, "n/a"), optional_figure(r.hand_ns, 1e3, "n/a"),
-          r.tape_ns / r.plain_ns, r.functional_ns / r.plain_ns,
-          optional_figure(r.adolc_ns, r.plain_ns, "n/a"),
-          optional_figure(r.hand_ns, r.plain_ns, "n/a"), r.operands, r.bytes_per_operand,
+          r.name, r.plain.ns / 1e3, r.tape.ns / 1e3, r.functional.ns / 1e3,
+          optional_figure(r.adolc, false, 1e3, "n/a"), optional_figure(r.hand, false, 1e3, "n/a"),
+          r.tape.ratio, r.functional.ratio, optional_figure(r.adolc, true, 1.0, "n/a"),
+          optional_figure(r.hand, true, 1.0, "n/a"), r.operands, r.bytes_per_operand,
           r.max_difference ? fmt::format("{:.1e}", *r.max_difference) : std::string("n/a"));
     }
     fmt::print(
-        "(medians; right of the bar: gradient time / plain time. tape: a reused subgrad::Tape with "
+        "(times: medians over rounds of each round's median; right of the bar: the median over "
+        "rounds of gradient time / plain time in the same round. tape: a reused subgrad::Tape with "
         "variables()/adjoints(); grad(): subgrad::gradient(f, x); hand: a hand-written adjoint; "
         "ADOL-C: {})\n",
 #ifdef SUBGRAD_BENCH_ADOLC
