@@ -214,11 +214,12 @@ Row measure(std::string name, Function function, const std::vector<double>& poin
   return row;
 }
 
-// A contender's time (in `scale` ns) or ratio to the plain function, or `none` if it did not run.
+// A contender's time in `scale` ns (one decimal), or its ratio to the plain function (four
+// significant digits), or `none` if it did not run.
 std::string optional_figure(const std::optional<Timing>& timing, bool ratio, double scale = 1.0,
                             std::string_view none = "null") {
   if (!timing) return std::string(none);
-  return ratio ? fmt::format("{:.1f}", timing->ratio) : fmt::format("{:.1f}", timing->ns / scale);
+  return ratio ? fmt::format("{:.4g}", timing->ratio) : fmt::format("{:.1f}", timing->ns / scale);
 }
 
 void write_json_atomically(const std::filesystem::path& path, const std::vector<Row>& rows) {
