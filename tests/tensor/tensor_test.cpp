@@ -623,6 +623,20 @@ BOOST_AUTO_TEST_CASE(check_gradient_verifies_a_layer_of_tensors) {
   BOOST_TEST(subgrad::check_gradient(layer, w0, directions).ok());
 }
 
+// With the tensor layer included, check_gradient on a vector still takes the generic lambdas of
+// docs/checking.md (`auto x`, indexed): the tensor overload must not instantiate them with a
+// TensorVar to find out whether it applies. Until this was fixed the file did not compile.
+BOOST_AUTO_TEST_CASE(check_gradient_on_a_vector_takes_a_generic_lambda_beside_the_tensor_layer) {
+  auto f = [](auto x) { return relu(x[0]) * x[1] + abs(x[2]); };
+  subgrad::CheckOptions options;
+  options.forward = true;  // the same lambda on Dual<double>
+  const subgrad::GradientReport report =
+      subgrad::check_gradient(f, std::vector<double>{0.0, 2.0, -1.5}, options);
+  BOOST_TEST(report.ok(), fmt::format("{}", report));
+  BOOST_TEST(report.coordinates.size() == 3u);
+  BOOST_TEST((report.coordinates[0].kind == subgrad::Smoothness::kink));  // relu at 0
+}
+
 // An activation chosen by name at run time (a rule behind std::function) works on tensors, and
 // its node contexts are destroyed at clear() (ASan would see a leak otherwise).
 BOOST_AUTO_TEST_CASE(an_activation_chosen_by_name_works_element_wise) {
