@@ -347,6 +347,19 @@ BOOST_AUTO_TEST_CASE(schedules_and_clipping) {
   BOOST_CHECK_THROW(nn::clip_grad_norm(parameters, 0.0), subgrad::Error);
   BOOST_CHECK_EXCEPTION(nn::BasicSGD<double>(parameters, -1.0), subgrad::Error,
                         says("SGD: learning rate -1"));
+  // Options that would turn the parameters into NaN at the first step are refused by name.
+  const double inf = std::numeric_limits<double>::infinity();
+  BOOST_CHECK_EXCEPTION(nn::BasicSGD<double>(parameters, 0.1, {.momentum = inf}), subgrad::Error,
+                        says("SGD: momentum = inf"));
+  BOOST_CHECK_EXCEPTION(nn::BasicSGD<double>(parameters, 0.1, {.weight_decay = inf}),
+                        subgrad::Error, says("SGD: weight_decay = inf"));
+  BOOST_CHECK_EXCEPTION(nn::BasicSGD<double>(parameters, 0.1, {.dampening = std::nan("")}),
+                        subgrad::Error, says("SGD: dampening = nan"));
+  BOOST_CHECK_EXCEPTION(nn::BasicAdam<double>(parameters, 0.1, {.eps = inf}), subgrad::Error,
+                        says("Adam: betas (0.9, 0.999) must be in [0, 1), eps inf"));
+  BOOST_CHECK_EXCEPTION(nn::BasicAdamW<double>(parameters, 0.1, {.weight_decay = inf}),
+                        subgrad::Error, says("weight_decay inf finite and >= 0"));
+  BOOST_CHECK_NO_THROW(nn::BasicSGD<double>(parameters, 0.1, {.momentum = 0.9}));
 }
 
 BOOST_AUTO_TEST_CASE(huber_is_quadratic_inside_delta_and_linear_outside) {

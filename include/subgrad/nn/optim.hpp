@@ -210,8 +210,13 @@ class BasicSGD final : public BasicOptimizer<T> {
   BasicSGD(std::vector<NamedParameter<T>> parameters, double learning_rate, SgdOptions options = {})
       : BasicOptimizer<T>(std::move(parameters), learning_rate), options_(options) {
     this->validate();
-    check(options_.momentum >= 0.0, "momentum", options_.momentum);
-    check(options_.weight_decay >= 0.0, "weight_decay", options_.weight_decay);
+    // Finite, not only >= 0: an infinite momentum or decay turns every parameter into NaN at
+    // the first step.
+    check(options_.momentum >= 0.0 && std::isfinite(options_.momentum), "momentum",
+          options_.momentum);
+    check(options_.weight_decay >= 0.0 && std::isfinite(options_.weight_decay), "weight_decay",
+          options_.weight_decay);
+    check(std::isfinite(options_.dampening), "dampening", options_.dampening);
     check(!options_.nesterov || (options_.momentum > 0.0 && options_.dampening == 0.0),
           "Nesterov momentum needs momentum > 0 and dampening 0; momentum", options_.momentum);
     momentum_ = this->zeros_like_parameters();
@@ -270,10 +275,11 @@ class BasicAdam : public BasicOptimizer<T> {
       : BasicOptimizer<T>(std::move(parameters), learning_rate), options_(options) {
     this->validate();
     if (!(options_.beta1 >= 0 && options_.beta1 < 1 && options_.beta2 >= 0 && options_.beta2 < 1 &&
-          options_.eps >= 0 && options_.weight_decay >= 0)) {
+          options_.eps >= 0 && std::isfinite(options_.eps) && options_.weight_decay >= 0 &&
+          std::isfinite(options_.weight_decay))) {
       throw Error(
           fmt::format("subgrad::nn::{}: betas ({}, {}) must be in [0, 1), eps {} and "
-                      "weight_decay {} >= 0",
+                      "weight_decay {} finite and >= 0",
                       name(), options_.beta1, options_.beta2, options_.eps, options_.weight_decay));
     }
     first_moment_ = this->zeros_like_parameters();
