@@ -360,6 +360,15 @@ BOOST_AUTO_TEST_CASE(schedules_and_clipping) {
   BOOST_CHECK_EXCEPTION(nn::BasicAdamW<double>(parameters, 0.1, {.weight_decay = inf}),
                         subgrad::Error, says("weight_decay inf finite and >= 0"));
   BOOST_CHECK_NO_THROW(nn::BasicSGD<double>(parameters, 0.1, {.momentum = 0.9}));
+  // A schedule's bad factor is refused when the schedule is made, not when its rate arrives.
+  BOOST_CHECK_EXCEPTION(nn::BasicStepLR<double>(sgd, 2, -0.5), subgrad::Error,
+                        says("StepLR: gamma = -0.5"));
+  BOOST_CHECK_EXCEPTION(nn::BasicStepLR<double>(sgd, 2, std::nan("")), subgrad::Error,
+                        says("StepLR: gamma = nan"));
+  BOOST_CHECK_EXCEPTION(nn::BasicCosineAnnealingLR<double>(sgd, 4, inf), subgrad::Error,
+                        says("CosineAnnealingLR: minimum = inf"));
+  BOOST_CHECK_EXCEPTION(nn::BasicCosineAnnealingLR<double>(sgd, 4, -0.01), subgrad::Error,
+                        says("CosineAnnealingLR: minimum = -0.01"));
 }
 
 BOOST_AUTO_TEST_CASE(huber_is_quadratic_inside_delta_and_linear_outside) {
@@ -558,6 +567,25 @@ BOOST_AUTO_TEST_CASE(initialisers_draw_with_the_documented_spread) {
   BOOST_TEST(deviation() == 0.0);
   Tensor<double> empty;
   BOOST_CHECK_THROW(nn::kaiming_uniform(empty, generator), subgrad::Error);
+  // A gain that makes the spread negative, infinite or NaN is refused (the standard distributions'
+  // behaviour would be undefined); a zero gain gives zeros, as in PyTorch.
+  BOOST_CHECK_EXCEPTION(nn::xavier_uniform(w, generator, -1.0), subgrad::Error,
+                        says("xavier_uniform: the bound is -0.109"));
+  BOOST_CHECK_EXCEPTION(nn::xavier_normal(w, generator, std::nan("")), subgrad::Error,
+                        says("xavier_normal: the deviation is nan"));
+  BOOST_CHECK_EXCEPTION(nn::kaiming_normal(w, generator, std::nan("")), subgrad::Error,
+                        says("kaiming_normal: the deviation is nan"));
+  BOOST_CHECK_EXCEPTION(nn::xavier_uniform(w, generator, std::numeric_limits<double>::infinity()),
+                        subgrad::Error, says("xavier_uniform: the bound is inf"));
+  // Finite, but [-b, b] is wider than the largest double: also undefined for the distribution.
+  Tensor<double> pair(1, 2);
+  BOOST_CHECK_EXCEPTION(nn::xavier_uniform(pair, generator, 1e308), subgrad::Error,
+                        says("xavier_uniform: the bound is 1.414"));
+  nn::xavier_normal(w, generator, 0.0);
+  BOOST_TEST(deviation() == 0.0);
+  nn::constant(w, 0.5);
+  nn::xavier_uniform(w, generator, 0.0);
+  BOOST_TEST(deviation() == 0.0);
 }
 
 BOOST_AUTO_TEST_CASE(progress_prints_one_line_when_not_on_a_terminal) {

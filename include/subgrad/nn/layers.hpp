@@ -44,7 +44,8 @@ class BasicLinear final : public BasicModule<T> {
     kaiming_uniform(weight_.value(), generator, std::sqrt(5.0));
     if (has_bias_) {
       bias_ = BasicParameter<T>(Tensor<T>(1, out));
-      detail::fill_uniform(bias_.value(), 1.0 / std::sqrt(static_cast<double>(in)), generator);
+      detail::fill_uniform(bias_.value(), 1.0 / std::sqrt(static_cast<double>(in)), generator,
+                           "Linear");
     }
   }
   TensorVar<T> forward(const TensorVar<T>& x) override {

@@ -333,6 +333,10 @@ class BasicStepLR {
         step_size_(step_size),
         gamma_(gamma) {
     if (step_size == 0) throw Error("subgrad::nn::StepLR: step_size must be at least 1");
+    // Refused here, not epochs later when the rate it gives reaches the optimizer.
+    if (!(gamma >= 0.0 && std::isfinite(gamma))) {
+      throw Error(fmt::format("subgrad::nn::StepLR: gamma = {} must be finite and >= 0", gamma));
+    }
   }
   void step() { set_epoch(epoch_ + 1); }
   /// Jumps to an epoch (after resuming from a checkpoint).
@@ -362,6 +366,10 @@ class BasicCosineAnnealingLR {
         period_(period),
         minimum_(minimum) {
     if (period == 0) throw Error("subgrad::nn::CosineAnnealingLR: period must be at least 1");
+    if (!(minimum >= 0.0 && std::isfinite(minimum))) {
+      throw Error(fmt::format(
+          "subgrad::nn::CosineAnnealingLR: minimum = {} must be finite and >= 0", minimum));
+    }
   }
   void step() { set_epoch(epoch_ + 1); }
   void set_epoch(std::uint64_t epoch) {
