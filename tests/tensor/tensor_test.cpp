@@ -474,6 +474,20 @@ BOOST_AUTO_TEST_CASE(misuse_is_an_error_naming_the_operation_and_shapes) {
   BOOST_CHECK_EXCEPTION(subgrad::matmul(*orphan, *orphan), subgrad::Error, says("subgrad::matmul"));
   BOOST_CHECK_EXCEPTION(subgrad::sum(*orphan), subgrad::Error, says("subgrad::TensorVar::value"));
   BOOST_CHECK_EXCEPTION(TensorVar<double>(*orphan * 2.0), subgrad::Error, says("a 2 x 2 tensor"));
+  // Sizes whose product wraps around (2^32 x 2^32 is 0 in a size_t) would give a tensor that
+  // claims more elements than it stores; a negative int passed as a size is refused as well.
+  const std::size_t large = std::size_t{1} << 32;
+  BOOST_CHECK_EXCEPTION(Tensor<double>(large, large), subgrad::Error,
+                        says("subgrad::Tensor: 4294967296 x 4294967296"));
+  const int minus_one = -1;
+  BOOST_CHECK_EXCEPTION(Tensor<float>(static_cast<std::size_t>(minus_one), 3, 1.0f), subgrad::Error,
+                        says("(-1 x 3 as signed numbers)"));
+  Tensor<double> resized(2, 2, 1.0);
+  BOOST_CHECK_EXCEPTION(resized.resize(large, large), subgrad::Error,
+                        says("subgrad::Tensor::resize"));
+  BOOST_TEST((resized.rows() == 2 && resized.cols() == 2 && resized.size() == 4));
+  BOOST_CHECK_EXCEPTION(subgrad::tensor_of(std::span<const Var>(), large, large), subgrad::Error,
+                        says("subgrad::tensor_of: 4294967296 x 4294967296"));
 }
 
 // One step of a small MLP: after the first step on a cleared tape, nothing is allocated.

@@ -359,7 +359,7 @@ struct TensorOfVarsNode {
 /// into theirs.
 template <class T = double>
 TensorVar<T> tensor_of(std::span<const Var> elements, std::size_t rows, std::size_t cols) {
-  if (elements.size() != rows * cols) {
+  if (elements.size() != detail::element_count<T>(rows, cols, "tensor_of")) {
     throw Error(fmt::format("subgrad::tensor_of: {} Vars for a {} x {} tensor", elements.size(),
                             rows, cols));
   }

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <initializer_list>
 #include <span>
 #include <string>
@@ -41,6 +42,20 @@ constexpr double element_to_double(T x) noexcept {
 #endif
   return static_cast<double>(x);
 }
+/// rows * cols, refused when no vector of T could hold it: a product that wraps around would
+/// make a tensor claim more elements than it stores. A negative int passed as a size is the usual
+/// cause, so the message shows the sizes as the caller's signed values too.
+template <class T>
+std::size_t element_count(std::size_t rows, std::size_t cols, const char* operation) {
+  std::size_t count = 0;
+  if (__builtin_mul_overflow(rows, cols, &count) || count > PTRDIFF_MAX / sizeof(T)) [[unlikely]] {
+    throw Error(fmt::format(
+        "subgrad::{}: {} x {} ({} x {} as signed numbers) is more elements "
+        "than memory can hold",
+        operation, rows, cols, static_cast<std::int64_t>(rows), static_cast<std::int64_t>(cols)));
+  }
+  return count;
+}
 }  // namespace detail
 
 /// A dense row-major rows x cols matrix of T (float or double, or _Float16).
@@ -52,10 +67,11 @@ class Tensor {
   using value_type = T;
   Tensor() = default;
   /// rows x cols zeros.
-  Tensor(std::size_t rows, std::size_t cols) : rows_(rows), cols_(cols), data_(rows * cols) {}
+  Tensor(std::size_t rows, std::size_t cols)
+      : rows_(rows), cols_(cols), data_(detail::element_count<T>(rows, cols, "Tensor")) {}
   /// rows x cols, every element `value`.
   Tensor(std::size_t rows, std::size_t cols, T value)
-      : rows_(rows), cols_(cols), data_(rows * cols, value) {}
+      : rows_(rows), cols_(cols), data_(detail::element_count<T>(rows, cols, "Tensor"), value) {}
   /// Nested lists, one per row: Tensor<double>{{1, 2}, {3, 4}}.
   Tensor(std::initializer_list<std::initializer_list<T>> rows) : rows_(rows.size()) {
     cols_ = rows.size() == 0 ? 0 : rows.begin()->size();
@@ -84,9 +100,9 @@ class Tensor {
   /// Makes this rows x cols, keeping the allocation when it is large enough (elements past the
   /// old size are zero; the others keep their memory order).
   void resize(std::size_t rows, std::size_t cols) {
+    data_.resize(detail::element_count<T>(rows, cols, "Tensor::resize"));
     rows_ = rows;
     cols_ = cols;
-    data_.resize(rows * cols);
   }
 
   bool operator==(const Tensor&) const = default;
