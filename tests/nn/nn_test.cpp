@@ -208,6 +208,14 @@ BOOST_AUTO_TEST_CASE(batch_norm_keeps_running_statistics_as_pytorch) {
   norm.train();
   BOOST_CHECK_EXCEPTION(norm(Tensor<double>{{1.0, 2.0}}), subgrad::Error,
                         says("training needs more than one sample"));
+  BOOST_CHECK_EXCEPTION(nn::BasicBatchNorm1d<double>(2, -1.0), subgrad::Error,
+                        says("BatchNorm1d: eps = -1 must be finite and > 0"));
+  BOOST_CHECK_EXCEPTION(nn::BasicBatchNorm1d<double>(2, 0.0), subgrad::Error,
+                        says("BatchNorm1d: eps = 0"));
+  BOOST_CHECK_EXCEPTION(nn::BasicBatchNorm1d<double>(2, 1e-5, 2.0), subgrad::Error,
+                        says("BatchNorm1d: momentum = 2 must be in [0, 1]"));
+  BOOST_CHECK_EXCEPTION(nn::BasicBatchNorm1d<double>(2, 1e-5, std::nan("")), subgrad::Error,
+                        says("BatchNorm1d: momentum = nan"));
 }
 
 BOOST_AUTO_TEST_CASE(dropout_drops_and_scales_in_training_only) {

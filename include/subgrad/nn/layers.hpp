@@ -412,6 +412,15 @@ class BasicBatchNorm1d final : public BasicModule<T> {
         running_mean_(1, features),
         running_variance_(1, features, T(1)) {
     if (features == 0) throw Error("subgrad::nn::BatchNorm1d: features must be at least 1");
+    // A zero or negative eps makes a constant feature's scale infinite or NaN, and a momentum
+    // outside [0, 1] running statistics that diverge; neither would show until evaluation.
+    if (!(eps > 0.0 && std::isfinite(eps))) {
+      throw Error(fmt::format("subgrad::nn::BatchNorm1d: eps = {} must be finite and > 0", eps));
+    }
+    if (!(momentum >= 0.0 && momentum <= 1.0)) {
+      throw Error(
+          fmt::format("subgrad::nn::BatchNorm1d: momentum = {} must be in [0, 1]", momentum));
+    }
   }
   TensorVar<T> forward(const TensorVar<T>& x) override {
     if (x.cols() != features_) {
