@@ -436,6 +436,16 @@ BOOST_AUTO_TEST_CASE(a_small_network_learns) {
   }
   BOOST_TEST(last < 0.3 * first);
   BOOST_TEST(nn::evaluate_classifier(model, x, labels).accuracy > 0.9);
+  BOOST_TEST(model.is_training());
+  // A label out of range interrupts the evaluation; the model is given its mode back all the same.
+  std::vector<int> bad_labels = labels;
+  bad_labels[40] = 7;
+  BOOST_CHECK_EXCEPTION(nn::evaluate_classifier(model, x, bad_labels, 16), subgrad::Error,
+                        says("in the batch of rows [32, 48): subgrad::cross_entropy: label 7 "
+                             "of row 8 is not in [0, 2)"));
+  BOOST_TEST(model.is_training());
+  BOOST_CHECK_EXCEPTION(nn::evaluate_classifier(model, Tensor<float>(0, 2), std::vector<int>()),
+                        subgrad::Error, says("0 input rows, 0 labels"));
 }
 
 BOOST_AUTO_TEST_CASE(a_step_in_slices_is_the_whole_step) {

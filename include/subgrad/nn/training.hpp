@@ -66,17 +66,23 @@ std::size_t count_correct(const Tensor<T>& logits, std::span<const int> labels) 
 }
 
 /// Scores `model` (logits in the columns) on inputs and labels, in evaluation mode, batch by
-/// batch on a tape of its own; the model's mode is restored afterwards.
+/// batch on a tape of its own; the model's mode is restored afterwards, also when an error (a
+/// label out of range) interrupts it.
 template <class T>
 ClassifierScore evaluate_classifier(BasicModule<T>& model, const Tensor<T>& inputs,
                                     std::span<const int> labels, std::size_t batch_size = 1000) {
-  if (inputs.rows() != labels.size() || batch_size == 0) {
+  if (inputs.rows() != labels.size() || batch_size == 0 || labels.empty()) {
     throw Error(
         fmt::format("subgrad::nn::evaluate_classifier: {} input rows, {} labels, batch "
-                    "size {}",
+                    "size {} (the rows and labels must be as many, at least one; the batch size "
+                    "at least 1)",
                     inputs.rows(), labels.size(), batch_size));
   }
-  const bool was_training = model.is_training();
+  struct ModeRestorer {
+    BasicModule<T>& model;
+    bool was_training;
+    ~ModeRestorer() { model.train(was_training); }
+  } restorer{model, model.is_training()};
   model.eval();
   Tape tape;
   ClassifierScore score;
@@ -88,12 +94,16 @@ ClassifierScore evaluate_classifier(BasicModule<T>& model, const Tensor<T>& inpu
     std::copy(inputs.data() + first * inputs.cols(), inputs.data() + (first + rows) * inputs.cols(),
               batch.data());
     tape.clear();
-    const TensorVar<T> logits = model(batch);
     const std::span<const int> batch_labels = labels.subspan(first, rows);
-    score.loss += cross_entropy(logits, batch_labels).value() * static_cast<double>(rows);
-    correct += count_correct(logits.value(), batch_labels);
+    try {
+      const TensorVar<T> logits = model(batch);
+      score.loss += cross_entropy(logits, batch_labels).value() * static_cast<double>(rows);
+      correct += count_correct(logits.value(), batch_labels);
+    } catch (const Error& error) {  // its rows are the batch's: say where the batch starts
+      throw Error(fmt::format("subgrad::nn::evaluate_classifier: in the batch of rows [{}, {}): {}",
+                              first, first + rows, error.what()));
+    }
   }
-  model.train(was_training);
   score.loss /= static_cast<double>(labels.size());
   score.accuracy = static_cast<double>(correct) / static_cast<double>(labels.size());
   return score;
