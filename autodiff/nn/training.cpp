@@ -55,6 +55,10 @@ void Progress::finish(const std::string& summary) {
 
 void plot_training_curves(const TrainingHistory& history, const std::filesystem::path& image,
                           const std::string& title) {
+  if (history.train.empty()) {
+    throw Error(fmt::format("subgrad::nn::plot_training_curves: {}: the history has no epochs",
+                            image.string()));
+  }
   std::string rows;
   for (std::size_t e = 0; e < history.train.size(); ++e) {
     const ClassifierScore test = e < history.test.size() ? history.test[e] : ClassifierScore{};
@@ -62,16 +66,16 @@ void plot_training_curves(const TrainingHistory& history, const std::filesystem:
                         100.0 * history.train[e].accuracy, test.loss, 100.0 * test.accuracy);
   }
   GnuplotPlot plot;
-  const std::string data = plot.data("curves", rows).string();
+  const std::string data = gnuplot_quoted(plot.data("curves", rows).string());
   plot.render(image, 1000, 400,
-              fmt::format("set multiplot layout 1,2 title '{0}'\nset grid lc rgb '#dddddd'\n"
+              fmt::format("set multiplot layout 1,2 title {0}\nset grid lc rgb '#dddddd'\n"
                           "set xlabel 'epoch'\nset xtics 1\nset key top right\nset title 'loss'\n"
-                          "plot '{1}' using 1:2 with linespoints lw 2 title 'train', '{1}' using "
+                          "plot {1} using 1:2 with linespoints lw 2 title 'train', {1} using "
                           "1:4 with linespoints lw 2 title 'test'\n"
                           "set key bottom right\nset title 'accuracy (%)'\n"
-                          "plot '{1}' using 1:3 with linespoints lw 2 title 'train', '{1}' using "
+                          "plot {1} using 1:3 with linespoints lw 2 title 'train', {1} using "
                           "1:5 with linespoints lw 2 title 'test'\nunset multiplot",
-                          title, data));
+                          gnuplot_quoted(title), data));
 }
 
 }  // namespace subgrad::nn

@@ -1,4 +1,5 @@
 #include "subgrad/io/file.hpp"
+#include "subgrad/io/gnuplot.hpp"
 
 #include <filesystem>
 #include <fstream>
@@ -7,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include <fmt/format.h>
 #include <boost/test/unit_test.hpp>
 
 #include "subgrad/core/error.hpp"
@@ -73,5 +75,65 @@ BOOST_AUTO_TEST_CASE(concurrent_writers_of_one_path_all_succeed_with_whole_files
   const std::string text = read(file);
   BOOST_TEST(text.size() == 4096u);
   BOOST_TEST(text == std::string(4096, text.front()));  // one writer's whole file, not a mix
+  BOOST_TEST(partial_files(folder.path) == 0);
+}
+
+BOOST_AUTO_TEST_CASE(gnuplot_strings_double_their_quotes_and_lose_their_line_breaks) {
+  BOOST_TEST(subgrad::gnuplot_quoted("Adam's run\nlr 0.1") == "'Adam''s run lr 0.1'");
+  BOOST_TEST(subgrad::gnuplot_quoted("") == "''");
+}
+
+BOOST_AUTO_TEST_CASE(gnuplot_draws_where_titles_and_folders_hold_quotes) {
+  ScratchFolder folder;
+  const fs::path quoted_folder = folder.path / "it's here";
+  fs::create_directories(quoted_folder);
+  const fs::path image = quoted_folder / "a'b.png";
+  subgrad::GnuplotPlot plot;
+  const fs::path data = plot.data("points", "1 2\n2 3\n3 1\n");
+  plot.render(image, 200, 150,
+              fmt::format("set title {}\nplot {} with lines title {}",
+                          subgrad::gnuplot_quoted("Adam's run\nsecond line"),
+                          subgrad::gnuplot_quoted(data.string()), subgrad::gnuplot_quoted("it's")));
+  const std::string png = read(image);
+  BOOST_TEST(png.substr(1, 3) == "PNG");
+  BOOST_TEST(partial_files(folder.path) == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_failed_drawing_says_why_and_leaves_the_image_as_it_was) {
+  ScratchFolder folder;
+  const fs::path image = folder.path / "plot.png";
+  subgrad::write_file_atomically(image, "the old image");
+  subgrad::GnuplotPlot plot;
+  auto says = [](std::string text) {
+    return [text](const subgrad::Error& e) {
+      return std::string(e.what()).find(text) != std::string::npos;
+    };
+  };
+  BOOST_CHECK_EXCEPTION(plot.render(image, 200, 150, "plot no_such_function(x)"), subgrad::Error,
+                        says(fmt::format("gnuplot could not draw {}: ", image.string())));
+  BOOST_CHECK_EXCEPTION(plot.render(image, 200, 150, "plot no_such_function(x)"), subgrad::Error,
+                        says("undefined function: no_such_function"));
+  BOOST_TEST(read(image) == "the old image");
+  const fs::path missing = folder.path / "no such folder" / "plot.png";
+  BOOST_CHECK_EXCEPTION(plot.render(missing, 200, 150, "plot x"), subgrad::Error,
+                        says(fmt::format("could not draw {}: ", missing.string())));
+  BOOST_TEST(!fs::exists(missing.parent_path()));
+  BOOST_TEST(partial_files(folder.path) == 0);
+  BOOST_TEST(std::distance(fs::directory_iterator(folder.path), fs::directory_iterator()) == 1);
+}
+
+BOOST_AUTO_TEST_CASE(concurrent_drawings_of_one_image_all_succeed) {
+  // Before, both drew into IMAGE.partial, and one's rename could take the other's file away.
+  ScratchFolder folder;
+  const fs::path image = folder.path / "shared.png";
+  std::vector<std::thread> painters;
+  for (int p = 0; p < 2; ++p) {
+    painters.emplace_back([&image] {
+      subgrad::GnuplotPlot plot;
+      for (int k = 0; k < 3; ++k) plot.render(image, 120, 90, "plot x");
+    });
+  }
+  for (std::thread& painter : painters) painter.join();
+  BOOST_TEST(read(image).substr(1, 3) == "PNG");
   BOOST_TEST(partial_files(folder.path) == 0);
 }

@@ -637,6 +637,9 @@ BOOST_AUTO_TEST_CASE(training_curves_are_drawn_to_a_png) {
   std::filesystem::remove(image);
   BOOST_CHECK_EXCEPTION(nn::plot_training_curves(history, "/no/such/folder/curves.png", "test"),
                         subgrad::Error, says("could not draw /no/such/folder/curves.png"));
+  BOOST_CHECK_EXCEPTION(nn::plot_training_curves(nn::TrainingHistory{}, image, "test"),
+                        subgrad::Error, says("the history has no epochs"));
+  BOOST_TEST(!std::filesystem::exists(image));
 }
 
 BOOST_AUTO_TEST_CASE(a_parameter_the_step_did_not_reach_is_left_alone) {

@@ -1,12 +1,17 @@
 #pragma once
 /// \file
-/// Drawing PNG images with gnuplot (Debian's gnuplot-nox): data files in a scratch folder of their
-/// own, the image written under a temporary name and renamed when complete.
+/// Drawing PNG images with gnuplot (Debian's gnuplot-nox): data files and the drawing in a scratch
+/// folder of their own, the image then written as write_file_atomically writes any file.
 
 #include <filesystem>
+#include <string>
 #include <string_view>
 
 namespace subgrad {
+
+/// `text` as a gnuplot string literal: in single quotes, each quote doubled, line breaks as
+/// spaces (unquoted, either would end the string or the command). For titles and paths in scripts.
+std::string gnuplot_quoted(std::string_view text);
 
 /// One gnuplot drawing: write its data files, then render a script that reads them.
 class GnuplotPlot {
@@ -19,8 +24,9 @@ class GnuplotPlot {
   /// Writes a data file named `name` and returns its path, for the script.
   std::filesystem::path data(std::string_view name, std::string_view contents) const;
   /// Runs `script` (plot commands; terminal and output are set here) to draw `image`, a width x
-  /// height PNG. Throws subgrad::Error naming the image when gnuplot is missing or fails; the
-  /// image is then left as it was.
+  /// height PNG. Throws subgrad::Error naming the image and gnuplot's complaint when gnuplot is
+  /// missing or fails, or the image cannot be written; the image is then left as it was, and no
+  /// temporary file beside it.
   void render(const std::filesystem::path& image, int width, int height,
               std::string_view script) const;
 
