@@ -89,17 +89,22 @@ void GnuplotPlot::render(const std::filesystem::path& image, int width, int heig
   const std::string command = fmt::format(
       "gnuplot {} > {} 2>&1", shell_quoted(script_path.string()), shell_quoted(log.string()));
   const int status = std::system(command.c_str());
-  if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) == 127) {
+  if (status == -1 || (WIFEXITED(status) && WEXITSTATUS(status) == 127)) {
     throw Error(fmt::format(
         "subgrad::GnuplotPlot: cannot draw {}: gnuplot did not run (Debian: apt-get install "
         "gnuplot-nox)",
         image.string()));
   }
-  if (WEXITSTATUS(status) != 0 || !std::filesystem::exists(drawn)) {
+  if (WIFSIGNALED(status)) {
+    throw Error(
+        fmt::format("subgrad::GnuplotPlot: cannot draw {}: gnuplot was stopped by signal {}",
+                    image.string(), WTERMSIG(status)));
+  }
+  std::ifstream in(drawn, std::ios::binary);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !in) {
     throw Error(fmt::format("subgrad::GnuplotPlot: gnuplot could not draw {}: {}", image.string(),
                             tail_of(log)));
   }
-  std::ifstream in(drawn, std::ios::binary);
   const std::string png((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   try {
     write_file_atomically(image, png);

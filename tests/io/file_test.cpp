@@ -1,6 +1,7 @@
 #include "subgrad/io/file.hpp"
 #include "subgrad/io/gnuplot.hpp"
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -118,6 +119,13 @@ BOOST_AUTO_TEST_CASE(a_failed_drawing_says_why_and_leaves_the_image_as_it_was) {
   BOOST_CHECK_EXCEPTION(plot.render(missing, 200, 150, "plot x"), subgrad::Error,
                         says(fmt::format("could not draw {}: ", missing.string())));
   BOOST_TEST(!fs::exists(missing.parent_path()));
+  // Without gnuplot on the PATH the error says what to install.
+  const std::string path = std::getenv("PATH");
+  ::setenv("PATH", (folder.path / "empty").c_str(), 1);
+  BOOST_CHECK_EXCEPTION(plot.render(image, 200, 150, "plot x"), subgrad::Error,
+                        says("gnuplot did not run (Debian: apt-get install gnuplot-nox)"));
+  ::setenv("PATH", path.c_str(), 1);
+  BOOST_TEST(read(image) == "the old image");
   BOOST_TEST(partial_files(folder.path) == 0);
   BOOST_TEST(std::distance(fs::directory_iterator(folder.path), fs::directory_iterator()) == 1);
 }
