@@ -588,17 +588,17 @@ BOOST_AUTO_TEST_CASE(initialisers_draw_with_the_documented_spread) {
   // A gain that makes the spread negative, infinite or NaN is refused (the standard distributions'
   // behaviour would be undefined); a zero gain gives zeros, as in PyTorch.
   BOOST_CHECK_EXCEPTION(nn::xavier_uniform(w, generator, -1.0), subgrad::Error,
-                        says("xavier_uniform: the bound is -0.109"));
+                        says("nn::xavier_uniform: bound = -0.109"));
   BOOST_CHECK_EXCEPTION(nn::xavier_normal(w, generator, std::nan("")), subgrad::Error,
-                        says("xavier_normal: the deviation is nan"));
+                        says("nn::xavier_normal: deviation = nan must be finite"));
   BOOST_CHECK_EXCEPTION(nn::kaiming_normal(w, generator, std::nan("")), subgrad::Error,
-                        says("kaiming_normal: the deviation is nan"));
+                        says("nn::kaiming_normal: deviation = nan"));
   BOOST_CHECK_EXCEPTION(nn::xavier_uniform(w, generator, std::numeric_limits<double>::infinity()),
-                        subgrad::Error, says("xavier_uniform: the bound is inf"));
+                        subgrad::Error, says("nn::xavier_uniform: bound = inf"));
   // Finite, but [-b, b] is wider than the largest double: also undefined for the distribution.
   Tensor<double> pair(1, 2);
   BOOST_CHECK_EXCEPTION(nn::xavier_uniform(pair, generator, 1e308), subgrad::Error,
-                        says("xavier_uniform: the bound is 1.414"));
+                        says("nn::xavier_uniform: bound = 1.414"));
   nn::xavier_normal(w, generator, 0.0);
   BOOST_TEST(deviation() == 0.0);
   nn::constant(w, 0.5);

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "subgrad/core/error.hpp"
+#include "subgrad/math/piecewise.hpp"
 #include "subgrad/tensor/tensor.hpp"
 
 namespace subgrad::nn {
@@ -34,27 +35,21 @@ Fans fans_of(const Tensor<T>& weight) {
 }
 
 namespace detail {
-/// A bound or deviation comes from the user's gain: a negative, infinite or NaN one would be
-/// undefined behaviour in the standard distributions, so it is refused; 0 gives zeros, as in
-/// PyTorch. A uniform bound must also keep 2 * bound finite.
-inline void require_spread(double spread, double largest, const char* name, const char* what) {
-  if (!(spread >= 0 && spread <= largest)) {
-    throw Error(
-        fmt::format("subgrad::nn::{}: the {} is {}: it must be finite, >= 0 and <= {} "
-                    "(check the gain or slope passed)",
-                    name, what, spread, largest));
-  }
-}
 template <class T, class Generator>
 void fill_uniform(Tensor<T>& t, double bound, Generator& generator, const char* name) {
-  require_spread(bound, std::numeric_limits<double>::max() / 2, name, "bound");
+  // From the user's gain: a negative, infinite or NaN bound, or one whose interval is wider than
+  // the largest double, is undefined behaviour in the standard distribution.
+  subgrad::detail::require(bound >= 0.0 && bound <= std::numeric_limits<double>::max() / 2, name,
+                           "bound", bound,
+                           "must be >= 0 and at most half the largest double (check the gain)");
   std::uniform_real_distribution<double> draw(-bound, bound);
   for (T& v : t.span()) v = static_cast<T>(draw(generator));
 }
 template <class T, class Generator>
 void fill_normal(Tensor<T>& t, double deviation, Generator& generator, const char* name) {
-  require_spread(deviation, std::numeric_limits<double>::max(), name, "deviation");
-  if (deviation == 0) {  // std::normal_distribution requires a positive deviation
+  subgrad::detail::require(deviation >= 0.0 && subgrad::detail::is_finite(deviation), name,
+                           "deviation", deviation, "must be finite and >= 0 (check the gain)");
+  if (deviation == 0) {  // std::normal_distribution requires a positive deviation; as PyTorch
     for (T& v : t.span()) v = T(0);
     return;
   }
@@ -78,7 +73,7 @@ void kaiming_uniform(Tensor<T>& t, Generator& generator, double a = 0.0) {
   const Fans fans = fans_of(t);
   detail::require_fans(fans, "kaiming_uniform");
   detail::fill_uniform(t, detail::leaky_relu_gain(a) * std::sqrt(3.0 / fans.in), generator,
-                       "kaiming_uniform");
+                       "nn::kaiming_uniform");
 }
 /// Normal with deviation gain / sqrt(fan_in), gain as for kaiming_uniform.
 template <class T, class Generator>
@@ -86,7 +81,7 @@ void kaiming_normal(Tensor<T>& t, Generator& generator, double a = 0.0) {
   const Fans fans = fans_of(t);
   detail::require_fans(fans, "kaiming_normal");
   detail::fill_normal(t, detail::leaky_relu_gain(a) / std::sqrt(fans.in), generator,
-                      "kaiming_normal");
+                      "nn::kaiming_normal");
 }
 /// Uniform in [-b, b], b = gain * sqrt(6 / (fan_in + fan_out)) (Glorot and Bengio 2010).
 template <class T, class Generator>
@@ -94,14 +89,15 @@ void xavier_uniform(Tensor<T>& t, Generator& generator, double gain = 1.0) {
   const Fans fans = fans_of(t);
   detail::require_fans(fans, "xavier_uniform");
   detail::fill_uniform(t, gain * std::sqrt(6.0 / (fans.in + fans.out)), generator,
-                       "xavier_uniform");
+                       "nn::xavier_uniform");
 }
 /// Normal with deviation gain * sqrt(2 / (fan_in + fan_out)).
 template <class T, class Generator>
 void xavier_normal(Tensor<T>& t, Generator& generator, double gain = 1.0) {
   const Fans fans = fans_of(t);
   detail::require_fans(fans, "xavier_normal");
-  detail::fill_normal(t, gain * std::sqrt(2.0 / (fans.in + fans.out)), generator, "xavier_normal");
+  detail::fill_normal(t, gain * std::sqrt(2.0 / (fans.in + fans.out)), generator,
+                      "nn::xavier_normal");
 }
 /// Normal with deviation 1 / sqrt(fan_in): what SELU's self-normalisation assumes (Klambauer et
 /// al. 2017).
@@ -109,7 +105,7 @@ template <class T, class Generator>
 void lecun_normal(Tensor<T>& t, Generator& generator) {
   const Fans fans = fans_of(t);
   detail::require_fans(fans, "lecun_normal");
-  detail::fill_normal(t, 1.0 / std::sqrt(fans.in), generator, "lecun_normal");
+  detail::fill_normal(t, 1.0 / std::sqrt(fans.in), generator, "nn::lecun_normal");
 }
 template <class T>
 void constant(Tensor<T>& t, double value) {

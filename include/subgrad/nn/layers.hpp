@@ -18,6 +18,7 @@
 #include "subgrad/core/error.hpp"
 #include "subgrad/core/kink.hpp"
 #include "subgrad/core/primitive.hpp"
+#include "subgrad/math/piecewise.hpp"
 #include "subgrad/nn/init.hpp"
 #include "subgrad/nn/module.hpp"
 #include "subgrad/nn/parameter.hpp"
@@ -45,7 +46,7 @@ class BasicLinear final : public BasicModule<T> {
     if (has_bias_) {
       bias_ = BasicParameter<T>(Tensor<T>(1, out));
       detail::fill_uniform(bias_.value(), 1.0 / std::sqrt(static_cast<double>(in)), generator,
-                           "Linear");
+                           "nn::Linear");
     }
   }
   TensorVar<T> forward(const TensorVar<T>& x) override {
@@ -414,13 +415,10 @@ class BasicBatchNorm1d final : public BasicModule<T> {
     if (features == 0) throw Error("subgrad::nn::BatchNorm1d: features must be at least 1");
     // A zero or negative eps makes a constant feature's scale infinite or NaN, and a momentum
     // outside [0, 1] running statistics that diverge; neither would show until evaluation.
-    if (!(eps > 0.0 && std::isfinite(eps))) {
-      throw Error(fmt::format("subgrad::nn::BatchNorm1d: eps = {} must be finite and > 0", eps));
-    }
-    if (!(momentum >= 0.0 && momentum <= 1.0)) {
-      throw Error(
-          fmt::format("subgrad::nn::BatchNorm1d: momentum = {} must be in [0, 1]", momentum));
-    }
+    subgrad::detail::require(eps > 0.0 && subgrad::detail::is_finite(eps), "nn::BatchNorm1d", "eps",
+                             eps, "must be finite and > 0");
+    subgrad::detail::require(momentum >= 0.0 && momentum <= 1.0, "nn::BatchNorm1d", "momentum",
+                             momentum, "must be in [0, 1]");
   }
   TensorVar<T> forward(const TensorVar<T>& x) override {
     if (x.cols() != features_) {

@@ -25,6 +25,7 @@
 
 #include "subgrad/core/error.hpp"
 #include "subgrad/core/tape.hpp"
+#include "subgrad/math/piecewise.hpp"
 #include "subgrad/nn/module.hpp"
 #include "subgrad/nn/parameter.hpp"
 
@@ -334,9 +335,8 @@ class BasicStepLR {
         gamma_(gamma) {
     if (step_size == 0) throw Error("subgrad::nn::StepLR: step_size must be at least 1");
     // Refused here, not epochs later when the rate it gives reaches the optimizer.
-    if (!(gamma >= 0.0 && std::isfinite(gamma))) {
-      throw Error(fmt::format("subgrad::nn::StepLR: gamma = {} must be finite and >= 0", gamma));
-    }
+    subgrad::detail::require(gamma >= 0.0 && subgrad::detail::is_finite(gamma), "nn::StepLR",
+                             "gamma", gamma, "must be finite and >= 0");
   }
   void step() { set_epoch(epoch_ + 1); }
   /// Jumps to an epoch (after resuming from a checkpoint).
@@ -366,10 +366,9 @@ class BasicCosineAnnealingLR {
         period_(period),
         minimum_(minimum) {
     if (period == 0) throw Error("subgrad::nn::CosineAnnealingLR: period must be at least 1");
-    if (!(minimum >= 0.0 && std::isfinite(minimum))) {
-      throw Error(fmt::format(
-          "subgrad::nn::CosineAnnealingLR: minimum = {} must be finite and >= 0", minimum));
-    }
+    subgrad::detail::require(minimum >= 0.0 && subgrad::detail::is_finite(minimum),
+                             "nn::CosineAnnealingLR", "minimum", minimum,
+                             "must be finite and >= 0");
   }
   void step() { set_epoch(epoch_ + 1); }
   void set_epoch(std::uint64_t epoch) {
