@@ -24,9 +24,9 @@ class GnuplotPlot {
   /// Writes a data file named `name` and returns its path, for the script.
   std::filesystem::path data(std::string_view name, std::string_view contents) const;
   /// Runs `script` (plot commands; terminal and output are set here) to draw `image`, a width x
-  /// height PNG. Throws subgrad::Error naming the image and gnuplot's complaint when gnuplot is
-  /// missing or fails, or the image cannot be written; the image is then left as it was, and no
-  /// temporary file beside it.
+  /// height PNG. Throws subgrad::Error naming the image when gnuplot is missing (with what to
+  /// install), fails (with its own message) or the image cannot be written; the image is then
+  /// left as it was, and no temporary file beside it.
   void render(const std::filesystem::path& image, int width, int height,
               std::string_view script) const;
 
