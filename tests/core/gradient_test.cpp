@@ -88,6 +88,32 @@ BOOST_AUTO_TEST_CASE(jacobian_one_row_per_output) {
   BOOST_TEST(j[3] == (std::vector<double>{0.0, 0.0}), boost::test_tools::per_element());
 }
 
+BOOST_AUTO_TEST_CASE(a_function_constant_at_the_point_has_a_zero_gradient) {
+  // The sum of the positive inputs, in the usual accumulator: where none is positive, nothing is
+  // assigned to it and it stays the constant 0, on no tape. Its gradient is 0, as a jacobian's row
+  // for such an output.
+  auto positive_part = [](std::span<const Var> x) {
+    Var sum;
+    for (const Var& v : x)
+      if (v.value() > 0.0) sum += v;
+    return sum;
+  };
+  const std::vector<double> none_positive{-1.0, -2.0};
+  const subgrad::ValueAndGradient vg = subgrad::value_and_gradient(positive_part, none_positive);
+  BOOST_TEST(vg.value == 0.0);
+  BOOST_TEST(vg.gradient == (std::vector<double>{0.0, 0.0}), boost::test_tools::per_element());
+  BOOST_TEST(subgrad::gradient(positive_part, none_positive) == vg.gradient,
+             boost::test_tools::per_element());
+  BOOST_TEST(subgrad::gradient(positive_part, std::vector<double>{-1.0, 2.0}) ==
+                 (std::vector<double>{0.0, 1.0}),
+             boost::test_tools::per_element());
+  // An output on another tape is still refused: that is a stale Var, not a constant.
+  Tape outer;
+  const Var foreign = 1.0;
+  BOOST_CHECK_THROW(subgrad::gradient([&](std::span<const Var>) { return foreign; }, none_positive),
+                    subgrad::Error);
+}
+
 BOOST_AUTO_TEST_CASE(variables_and_adjoints_in_bulk) {
   Tape tape;
   std::vector<double> values(10000);  // more than the first block holds

@@ -146,6 +146,9 @@ ValueAndGradient value_and_gradient_on_new_tape(F& f, const R& x) {
   const std::vector<Var> inputs =
       variables(std::span<const double>(std::ranges::data(x), std::ranges::size(x)));
   const Var y = std::invoke(f, std::span<const Var>(inputs));
+  if (y.tape_id() == 0) {  // the constant 0 on no tape: nothing depends on x (as in jacobian)
+    return ValueAndGradient{y.value(), std::vector<double>(inputs.size(), 0.0)};
+  }
   tape.backward(y.index(), y.tape_id(), 1.0, "subgrad::gradient");
   return ValueAndGradient{y.value(), adjoints(inputs)};
 }
