@@ -32,6 +32,99 @@ double distance_outside(double value, double low, double high) {
   return 0.0;
 }
 
+// The limit of difference quotients a, b, c at steps h, h/2, h/4 whose errors shrink by a steady
+// factor (Aitken's delta-squared): exact for D(h) = slope + C h^r with any r > 0, so it serves at
+// a domain's edge, where g(0 + h) - g(0) may go like h^1.5, as well as where it goes like h^2.
+double extrapolated_slope(double a, double b, double c) {
+  const double first = b - a, second = c - b, curvature = second - first;
+  if (curvature == 0.0 || std::abs(second) >= std::abs(first)) return 2 * c - b;  // Richardson
+  return c - second * second / curvature;
+}
+
+// A side's slope at 0 from its last four difference quotients D(h) ... D(h/8) (right:
+// (g(h) - g(0)) / h, left: (g(0) - g(-h)) / h): finite when two successive extrapolations agree,
+// infinite when |D| grows by a steady factor as h halves (g(h) - g(0) ~ C h^p with p < 1: sqrt at
+// 0, asin at 1), undefined when the side's samples are NaN.
+struct SideSlope {
+  enum class Kind { undefined, finite, infinite, unresolved } kind = Kind::unresolved;
+  double slope = std::numeric_limits<double>::quiet_NaN();
+  double exponent = 0.0;  // p, when infinite
+};
+
+// p <= 7/8: each halving multiplies |D| by at least 2^(1/8).
+constexpr double least_growth = 1.0905;
+
+template <class Noise>
+SideSlope side_slope(const std::vector<Level>& levels, double Level::*sample,
+                     double Level::*quotient, const CheckOptions& options, const Noise& noise) {
+  SideSlope side;
+  const std::size_t n = levels.size();
+  if (std::isnan(levels[n - 1].*sample) && std::isnan(levels[n - 2].*sample)) {
+    side.kind = SideSlope::Kind::undefined;
+    return side;
+  }
+  if (n < 4) return side;
+  const double q0 = levels[n - 4].*quotient, q1 = levels[n - 3].*quotient,
+               q2 = levels[n - 2].*quotient, q3 = levels[n - 1].*quotient;
+  if (!std::isfinite(q0) || !std::isfinite(q1) || !std::isfinite(q2) || !std::isfinite(q3))
+    return side;
+  const double coarse = extrapolated_slope(q0, q1, q2), fine = extrapolated_slope(q1, q2, q3);
+  if (std::abs(fine - coarse) <=
+      options.atol + options.rtol * std::abs(fine) + noise(levels[n - 1].h)) {
+    side.kind = SideSlope::Kind::finite;
+    side.slope = fine;
+  } else if (q2 / q1 >= least_growth && q3 / q2 >= least_growth) {
+    side.kind = SideSlope::Kind::infinite;
+    side.slope = std::copysign(std::numeric_limits<double>::infinity(), q3);
+    side.exponent = 1.0 - std::log2(q3 / q2);
+  }
+  return side;
+}
+
+// Forward and reverse mode evaluate the same rules in another order: only rounding may differ
+// (forward NaN: not compared).
+void compare_with_forward(double forward, double ad, CoordinateCheck& result) {
+  if (std::isnan(forward) || forward == ad) return;
+  const double difference = std::abs(forward - ad);
+  if (!(difference <= 1e-12 * std::max({1.0, std::abs(ad), std::abs(forward)}))) {
+    result.passed = false;
+    result.note +=
+        (result.note.empty() ? "" : "; ") + fmt::format("forward mode gives {:.17g}", forward);
+  }
+}
+
+// The verdict where only one side of the point is in f's domain, or where the AD value is
+// infinite: every side that is defined must have the AD value's slope.
+void judge_one_sided(const SideSlope& left, const SideSlope& right, double ad, double rtol,
+                     double slack, CoordinateCheck& result) {
+  using Kind = SideSlope::Kind;
+  result.left = left.slope;
+  result.right = right.slope;
+  result.kind = Smoothness::smooth;
+  std::string sides = left.kind == Kind::undefined    ? "f is undefined left of the point"
+                      : right.kind == Kind::undefined ? "f is undefined right of the point"
+                                                      : "";
+  auto agrees = [ad, rtol, slack](const SideSlope& side) {
+    if (side.kind == Kind::undefined) return true;
+    if (side.kind == Kind::finite)
+      return std::abs(ad - side.slope) <= slack + rtol * std::abs(side.slope);
+    return side.kind == Kind::infinite && ad == side.slope;
+  };
+  result.passed = agrees(left) && agrees(right);
+  const SideSlope& defined = left.kind == Kind::undefined ? right : left;
+  result.numeric = defined.slope;
+  result.error = std::isinf(ad) ? (result.passed ? 0.0 : std::numeric_limits<double>::infinity())
+                                : std::abs(ad - defined.slope);
+  if (defined.kind == Kind::infinite) {
+    sides += fmt::format("{}infinite slope (|D(h)| grows like h^{:.2f})", sides.empty() ? "" : "; ",
+                         defined.exponent - 1.0);
+  } else if (defined.kind == Kind::unresolved) {
+    sides += fmt::format("{}unresolved: the difference quotients neither settle nor diverge",
+                         sides.empty() ? "" : "; ");
+  }
+  result.note = std::move(sides);
+}
+
 }  // namespace
 
 void validate(const CheckOptions& options, std::size_t size, std::string_view operation) {
@@ -78,13 +171,51 @@ CoordinateCheck check_line(const std::function<double(double)>& along, double ad
   // Rounding in the samples, as a slope at step h.
   auto noise = [&](double h) { return 16.0 * eps * std::max(magnitude, 1e-300) / h; };
 
-  if (!std::isfinite(center) || !std::isfinite(ad)) {
-    result.kind = Smoothness::smooth;
+  // Where f itself is not finite, finite differences measure nothing.
+  if (!std::isfinite(center)) {
     result.numeric = std::numeric_limits<double>::quiet_NaN();
-    result.passed =
-        std::isnan(center) == std::isnan(ad) && !std::isfinite(ad) == !std::isfinite(center);
-    result.note = "non-finite value or derivative";
+    if (std::isnan(center)) {  // outside f's domain: the derivative must be undefined too
+      result.passed = std::isnan(ad);
+      result.note = "f is NaN here";
+    } else {  // an overflow (x * x at 1e300) or a pole: unverifiable, as a jump is
+      result.passed = !std::isnan(ad) && !options.strict;
+      result.note = "f is infinite here: finite differences cannot check the derivative";
+    }
     return result;
+  }
+  if (std::isnan(ad)) {
+    result.numeric = std::numeric_limits<double>::quiet_NaN();
+    result.note = "NaN derivative where f is finite";
+    return result;
+  }
+  // At the edge of f's domain (a side's samples all NaN: sqrt or log at 0), or where the AD value
+  // is infinite, each side's slope is measured on its own, down to the smallest steps rounding
+  // allows (a domain edge just beside the point is then passed and both sides defined again).
+  if (std::isinf(ad) || std::isnan(levels.back().plus) || std::isnan(levels.back().minus)) {
+    SideSlope left, right;
+    while (true) {
+      left = side_slope(levels, &Level::minus, &Level::left, options, noise);
+      right = side_slope(levels, &Level::plus, &Level::right, options, noise);
+      const bool settled =
+          left.kind != SideSlope::Kind::unresolved && right.kind != SideSlope::Kind::unresolved &&
+          left.kind != SideSlope::Kind::infinite && right.kind != SideSlope::Kind::infinite;
+      const Level& fine = levels.back();
+      const double steepest = std::max({1.0, std::isnan(fine.left) ? 0.0 : std::abs(fine.left),
+                                        std::isnan(fine.right) ? 0.0 : std::abs(fine.right)});
+      if (settled || static_cast<int>(levels.size()) >= options.max_levels ||
+          noise(fine.h / 2) >= 0.1 * steepest)
+        break;
+      add_level(fine.h / 2);
+    }
+    result.step = levels.back().h;
+    const bool both_defined =
+        left.kind != SideSlope::Kind::undefined && right.kind != SideSlope::Kind::undefined;
+    if (std::isinf(ad) || !both_defined) {
+      judge_one_sided(left, right, ad, options.rtol, options.atol + noise(levels.back().h), result);
+      compare_with_forward(forward, ad, result);
+      return result;
+    }
+    // Both sides defined at the finest steps: the two-sided analysis below reads those.
   }
 
   while (true) {
@@ -164,15 +295,7 @@ CoordinateCheck check_line(const std::function<double(double)>& along, double ad
       }
     }
   }
-  // Forward and reverse mode evaluate the same rules in another order: only rounding may differ.
-  if (!std::isnan(forward)) {
-    const double difference = std::abs(forward - ad);
-    if (difference > 1e-12 * std::max({1.0, std::abs(ad), std::abs(forward)})) {
-      result.passed = false;
-      result.note +=
-          (result.note.empty() ? "" : "; ") + fmt::format("forward mode gives {:.17g}", forward);
-    }
-  }
+  compare_with_forward(forward, ad, result);
   return result;
 }
 

@@ -5,6 +5,8 @@
 #include "subgrad/core/arithmetic.hpp"
 
 #include <cmath>
+#include <limits>
+#include <string>
 #include <vector>
 
 #include <boost/test/unit_test.hpp>
@@ -51,6 +53,38 @@ struct ReluClaimingTwo {
   }
 };
 constexpr subgrad::Primitive<ReluClaimingTwo> bad_relu{};
+
+// x^1.5, defined for x >= 0 only (NaN below), whose slope at 0 is `slope_at_zero` (correct: 0).
+struct PowerOneAndAHalf {
+  double slope_at_zero = 0.0;
+  double value(double x) const {
+    return x >= 0 ? x * std::sqrt(x) : std::numeric_limits<double>::quiet_NaN();
+  }
+  subgrad::Slopes slopes(double x) const {
+    const double d = x == 0 ? slope_at_zero : 1.5 * std::sqrt(x);
+    return {d, d};
+  }
+};
+// sqrt, whose slope at 0 is `slope_at_zero` (correct: +inf).
+struct SquareRoot {
+  double slope_at_zero = std::numeric_limits<double>::infinity();
+  double value(double x) const { return std::sqrt(x); }
+  subgrad::Slopes slopes(double x) const {
+    const double d = x == 0 ? slope_at_zero : 0.5 / std::sqrt(x);
+    return {d, d};
+  }
+};
+// The identity, claiming `slope` everywhere.
+struct IdentityClaiming {
+  double slope;
+  double value(double x) const { return x; }
+  subgrad::Slopes slopes(double) const { return {slope, slope}; }
+};
+template <class Rule>
+auto checked_at(const Rule& rule, double x, CheckOptions options = {}) {
+  auto f = [rule](std::span<const Var> v) { return Var(subgrad::Primitive<Rule>{rule}(v[0])); };
+  return subgrad::check_gradient(f, std::vector<double>{x}, options);
+}
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(never_fails_a_correct_primitive_at_or_near_a_kink) {
@@ -265,4 +299,61 @@ BOOST_AUTO_TEST_CASE(check_jacobian_compares_with_forward_mode_when_asked) {
   BOOST_TEST(!subgrad::check_jacobian(inconsistent, std::vector<double>{1.0}, options).ok());
   options.forward = false;
   BOOST_TEST(subgrad::check_jacobian(inconsistent, std::vector<double>{1.0}, options).ok());
+}
+
+BOOST_AUTO_TEST_CASE(at_the_edge_of_the_domain_the_defined_side_decides) {
+  const double inf = std::numeric_limits<double>::infinity();
+  // sqrt at 0 and asin at 1: an infinite slope on the one side where f is defined.
+  const subgrad::GradientReport root = subgrad::check_gradient(
+      [](std::span<const Var> x) { return Var(sqrt(x[0])); }, std::vector<double>{0.0});
+  BOOST_TEST(root.ok(), fmt::format("{}", root));
+  BOOST_TEST(root.coordinates[0].right == inf);
+  BOOST_TEST(std::isnan(root.coordinates[0].left));
+  BOOST_TEST(root.coordinates[0].note.find("infinite slope") != std::string::npos);
+  const subgrad::GradientReport arcsine = subgrad::check_gradient(
+      [](std::span<const Var> x) { return Var(asin(x[0])); }, std::vector<double>{1.0});
+  BOOST_TEST(arcsine.ok(), fmt::format("{}", arcsine));
+  BOOST_TEST(arcsine.coordinates[0].left == inf);
+  // x^1.5 at 0: slope 0 from the right, where the quotients go like h^0.5 (not h).
+  const subgrad::GradientReport power = checked_at(PowerOneAndAHalf{}, 0.0);
+  BOOST_TEST(power.ok(), fmt::format("{}", power));
+  BOOST_TEST(std::abs(power.coordinates[0].numeric) < 1e-9);
+  // Wrong values there fail: below the defined side's slope (this passed before: the NaN side
+  // made the interval [NaN, 0] accept it), a finite slope where it is infinite, an infinite one
+  // where it is finite.
+  BOOST_TEST(!checked_at(PowerOneAndAHalf{-5.0}, 0.0).ok());
+  BOOST_TEST(!checked_at(PowerOneAndAHalf{1e-3}, 0.0).ok());
+  BOOST_TEST(!checked_at(SquareRoot{0.0}, 0.0).ok());
+  BOOST_TEST(!checked_at(SquareRoot{-inf}, 0.0).ok());
+  BOOST_TEST(checked_at(SquareRoot{}, 0.0).ok());
+  BOOST_TEST(!checked_at(IdentityClaiming{inf}, 0.0).ok());
+  BOOST_TEST(checked_at(IdentityClaiming{1.0}, 0.0).ok());
+  // An edge just beside the point (sqrt(x + 1e-9) at 0): steps below 1e-9 see both sides, and
+  // the finite slope 1 / (2 sqrt(1e-9)) is checked as anywhere else.
+  const subgrad::GradientReport near_edge = subgrad::check_gradient(
+      [](std::span<const Var> x) { return Var(sqrt(x[0] + 1e-9)); }, std::vector<double>{0.0});
+  BOOST_TEST(near_edge.ok(), fmt::format("{}", near_edge));
+  BOOST_TEST(near_edge.coordinates[0].numeric == 0.5 / std::sqrt(1e-9),
+             boost::test_tools::tolerance(1e-6));
+}
+
+BOOST_AUTO_TEST_CASE(where_f_or_its_derivative_is_not_finite) {
+  // x * x at 1e300 overflows: finite differences cannot see the (correct, finite) derivative, so
+  // the coordinate is reported, failed only when strict (it failed always before).
+  auto square = [](std::span<const Var> x) { return Var(x[0] * x[0]); };
+  const subgrad::GradientReport overflow =
+      subgrad::check_gradient(square, std::vector<double>{1e300});
+  BOOST_TEST(overflow.ok());
+  BOOST_TEST(overflow.coordinates[0].note.find("infinite") != std::string::npos);
+  CheckOptions strict;
+  strict.strict = true;
+  BOOST_TEST(!subgrad::check_gradient(square, std::vector<double>{1e300}, strict).ok());
+  // Outside the domain (log at -1) the value is NaN and a finite derivative is reported as wrong.
+  const subgrad::GradientReport outside = subgrad::check_gradient(
+      [](std::span<const Var> x) { return Var(log(x[0])); }, std::vector<double>{-1.0});
+  BOOST_TEST(!outside.ok());
+  BOOST_TEST(outside.coordinates[0].note.find("NaN") != std::string::npos);
+  // A NaN derivative where f is finite always fails.
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  BOOST_TEST(!checked_at(IdentityClaiming{nan}, 0.5).ok());
 }

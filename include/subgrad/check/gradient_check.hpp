@@ -14,6 +14,10 @@
 ///   them within atol + rtol |numeric|.
 /// Steps keep halving while neither verdict is clear (a kink just inside the stencil), down to
 /// where rounding dominates; then the one-sided interval is used.
+/// Where f is NaN the AD value must be NaN; where f is infinite nothing can be measured (reported,
+/// failed only when `strict`). At the edge of f's domain (one side NaN) or where the AD value is
+/// infinite, each defined side's slope (finite, or infinite when the quotients keep growing) must
+/// be the AD value's (docs/checking.md).
 
 #include <concepts>
 #include <cstddef>
