@@ -13,6 +13,7 @@ namespace subgrad::detail {
 namespace {
 
 constexpr double eps = std::numeric_limits<double>::epsilon();
+constexpr int max_max_levels = 60;  // the most CheckOptions::max_levels may be
 
 // One step size: the three samples and the difference quotients built from them.
 struct Level {
@@ -134,10 +135,11 @@ void validate(const CheckOptions& options, std::size_t size, std::string_view op
     throw Error(fmt::format("{}: need finite rtol >= 0 and atol >= 0, got rtol = {}, atol = {}",
                             operation, options.rtol, options.atol));
   }
-  if (options.levels < 3 || options.max_levels < options.levels || options.max_levels > 60) {
+  if (options.levels < 3 || options.max_levels < options.levels ||
+      options.max_levels > max_max_levels) {
     throw Error(
-        fmt::format("{}: need 3 <= levels <= max_levels <= 60, got levels = {}, max_levels = {}",
-                    operation, options.levels, options.max_levels));
+        fmt::format("{}: need 3 <= levels <= max_levels <= {}, got levels = {}, max_levels = {}",
+                    operation, max_max_levels, options.levels, options.max_levels));
   }
   if (!(options.step >= 0.0) || !std::isfinite(options.step)) {
     throw Error(fmt::format("{}: step = {} must be finite and >= 0 (0: automatic)", operation,
@@ -149,12 +151,13 @@ void validate(const CheckOptions& options, std::size_t size, std::string_view op
 }
 
 CoordinateCheck check_line(const std::function<double(double)>& along, double ad, double forward,
-                           double scale, const CheckOptions& options, std::string label) {
+                           double position, const CheckOptions& options, std::string label) {
   CoordinateCheck result;
   result.label = std::move(label);
   result.ad = ad;
   result.forward = forward;
-  const double first_step = options.step > 0.0 ? options.step : std::cbrt(eps) * scale;
+  const double first_step =
+      options.step > 0.0 ? options.step : std::cbrt(eps) * std::max(1.0, position);
   const double center = along(0.0);
   double magnitude = std::abs(center);
   std::vector<Level> levels;
@@ -188,6 +191,19 @@ CoordinateCheck check_line(const std::function<double(double)>& along, double ad
     result.note = "NaN derivative where f is finite";
     return result;
   }
+  // max_levels counts the levels that see f on both sides: near the edge of its domain
+  // (sqrt at 1e-10) the first steps reach past it, and the levels that do are not counted. Those
+  // extra levels stop where x + h would round (1024 units in the last place of x) and at twice
+  // the most max_levels may be.
+  const double smallest_extra_step = 1024 * eps * position;
+  auto within_budget = [&] {
+    if (static_cast<int>(levels.size()) < options.max_levels) return true;
+    const auto first_defined = std::ranges::find_if(
+        levels, [](const Level& l) { return !std::isnan(l.plus) && !std::isnan(l.minus); });
+    const auto counted = static_cast<int>(levels.end() - first_defined);
+    return counted < options.max_levels && levels.size() < 2 * max_max_levels &&
+           levels.back().h / 2 >= smallest_extra_step;
+  };
   // At the edge of f's domain (a side's samples all NaN: sqrt or log at 0), or where the AD value
   // is infinite, each side's slope is measured on its own, down to the smallest steps rounding
   // allows (a domain edge just beside the point is then passed and both sides defined again).
@@ -202,9 +218,7 @@ CoordinateCheck check_line(const std::function<double(double)>& along, double ad
       const Level& fine = levels.back();
       const double steepest = std::max({1.0, std::isnan(fine.left) ? 0.0 : std::abs(fine.left),
                                         std::isnan(fine.right) ? 0.0 : std::abs(fine.right)});
-      if (settled || static_cast<int>(levels.size()) >= options.max_levels ||
-          noise(fine.h / 2) >= 0.1 * steepest)
-        break;
+      if (settled || !within_budget() || noise(fine.h / 2) >= 0.1 * steepest) break;
       add_level(fine.h / 2);
     }
     result.step = levels.back().h;
@@ -263,8 +277,7 @@ CoordinateCheck check_line(const std::function<double(double)>& along, double ad
       }
     }
     // Undecided (a kink just inside the stencil): halve again while rounding allows.
-    if (static_cast<int>(n) < options.max_levels &&
-        noise(fine.h / 2) < 0.1 * std::max(1.0, fine.split)) {
+    if (within_budget() && noise(fine.h / 2) < 0.1 * std::max(1.0, fine.split)) {
       add_level(fine.h / 2);
       continue;
     }

@@ -337,6 +337,22 @@ BOOST_AUTO_TEST_CASE(at_the_edge_of_the_domain_the_defined_side_decides) {
              boost::test_tools::tolerance(1e-6));
 }
 
+BOOST_AUTO_TEST_CASE(close_to_the_edge_of_the_domain_a_wrong_slope_is_still_caught) {
+  // sqrt at 1e-13: the first steps (about 6e-6) reach far past the edge at 0, and the steps that
+  // see both sides come only after some 26 halvings; max_levels counts from there, so the point is
+  // judged smooth (it was left "unresolved" on a one-sided interval 6 % wide before).
+  for (const double x : {1e-10, 1e-13}) {
+    BOOST_TEST_CONTEXT("sqrt at " << x) {
+      const subgrad::GradientReport report = checked_at(SquareRoot{}, x);
+      BOOST_TEST(report.ok(), fmt::format("{}", report));
+      BOOST_TEST((report.coordinates[0].kind == Smoothness::smooth));
+      BOOST_TEST(report.coordinates[0].numeric == 0.5 / std::sqrt(x),
+                 boost::test_tools::tolerance(1e-6));
+      BOOST_TEST(!checked_at(ScaledSlopes<SquareRoot>{SquareRoot{}, 1.0 + 1e-4}, x).ok());
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(where_f_or_its_derivative_is_not_finite) {
   // x * x at 1e300 overflows: finite differences cannot see the (correct, finite) derivative, so
   // the coordinate is reported, failed only when strict (it failed always before).

@@ -45,7 +45,8 @@ struct CheckOptions {
   /// Relative and absolute tolerance of the comparison (rounding noise is added to them).
   double rtol = 1e-6;
   double atol = 1e-8;
-  /// Step levels computed before a verdict (at least 3), and the most levels ever used.
+  /// Step levels computed before a verdict (at least 3), and the most levels used (counted from
+  /// the first that sees f on both sides of the point, near the edge of f's domain).
   int levels = 4;
   int max_levels = 30;
   /// The first step; 0 means cbrt(eps) * max(1, |x|).
@@ -111,9 +112,10 @@ struct JacobianReport {
 };
 
 namespace detail {
-/// The numeric core (compiled): the line analysis of one direction.
+/// The numeric core (compiled): the line analysis of one direction, at a point whose largest
+/// coordinate along it has magnitude `position` (it sets the first step and the smallest).
 CoordinateCheck check_line(const std::function<double(double)>& along, double ad, double forward,
-                           double scale, const CheckOptions& options, std::string label);
+                           double position, const CheckOptions& options, std::string label);
 void validate(const CheckOptions& options, std::size_t size, std::string_view operation);
 std::string format_report(const GradientReport& report);
 std::string format_report(const JacobianReport& report);
@@ -162,15 +164,15 @@ GradientReport check_scalar(F& f, std::span<const double> x, const CheckOptions&
     for (std::size_t i = 0; i < x.size(); ++i) {
       direction.assign(x.size(), 0.0);
       direction[i] = 1.0;
-      report.coordinates.push_back(
-          check_line(along(direction), reverse.gradient[i], forward_along(direction),
-                     std::max(1.0, std::abs(x[i])), options, detail::message("x[{}]", {i})));
+      report.coordinates.push_back(check_line(along(direction), reverse.gradient[i],
+                                              forward_along(direction), std::abs(x[i]), options,
+                                              detail::message("x[{}]", {i})));
     }
   }
   const std::vector<double> draws = detail::standard_normal_draws(
       options.seed, static_cast<std::size_t>(options.directions) * x.size());
   auto draw = draws.begin();
-  double largest = 1.0;
+  double largest = 0.0;
   for (double v : x) largest = std::max(largest, std::abs(v));
   for (int k = 0; k < options.directions; ++k) {
     double norm = 0.0;
