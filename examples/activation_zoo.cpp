@@ -127,8 +127,9 @@ int main(int argc, char** argv) {
         "set xlabel 'epoch'\nset ylabel 'test accuracy (%)'\nset xtics 1\nset grid lc rgb "
         "'#dddddd'\nset key outside right top\nplot ";
     for (std::size_t k = 0; k < results.size(); ++k) {
-      script += fmt::format("{}'{}' index {} with linespoints lw 2 title '{}'", k ? ", " : "", data,
-                            k, results[k].name);
+      script +=
+          fmt::format("{}{} index {} with linespoints lw 2 title {}", k ? ", " : "",
+                      subgrad::gnuplot_quoted(data), k, subgrad::gnuplot_quoted(results[k].name));
     }
     plot.render(o.plot, 1000, 520, script);
 

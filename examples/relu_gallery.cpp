@@ -119,27 +119,33 @@ Plotted plot(const Entry& entry, const fs::path& images) {
     picks += "\n\n";  // one gnuplot data block per rule
   }
   subgrad::GnuplotPlot gnuplot;
-  const std::string data = (gnuplot.data(name + ".values", values).parent_path() / name).string();
-  gnuplot.data(name + ".slopes", slopes_curve);
-  gnuplot.data(name + ".segments", segments.empty() ? "nan nan\n" : segments);
-  gnuplot.data(name + ".picks", picks.empty() ? "nan nan\n" : picks);
+  const std::string values_file =
+      subgrad::gnuplot_quoted(gnuplot.data(name + ".values", values).string());
+  const std::string slopes_file =
+      subgrad::gnuplot_quoted(gnuplot.data(name + ".slopes", slopes_curve).string());
+  const std::string segments_file = subgrad::gnuplot_quoted(
+      gnuplot.data(name + ".segments", segments.empty() ? "nan nan\n" : segments).string());
+  const std::string picks_file = subgrad::gnuplot_quoted(
+      gnuplot.data(name + ".picks", picks.empty() ? "nan nan\n" : picks).string());
 
   const fs::path image = images / (name + ".png");
+  const std::string title = subgrad::gnuplot_quoted(entry.name);
   std::string script = fmt::format(
-      "set multiplot layout 1,2 title '{0}: {1}'\n"
-      "set grid lc rgb '#dddddd'\nset key top left\nset xrange [{2}:{3}]\nset offsets 0, 0, graph "
+      "set multiplot layout 1,2 title {0}\n"
+      "set grid lc rgb '#dddddd'\nset key top left\nset xrange [{1}:{2}]\nset offsets 0, 0, graph "
       "0.05, graph 0.05\n"
-      "set title 'value'\nplot '{4}.values' with lines lw 2 lc rgb '#1f77b4' title '{0}'\n"
+      "set title 'value'\nplot {3} with lines lw 2 lc rgb '#1f77b4' title {4}\n"
       "set title 'derivative (min_norm); at kinks: subdifferential and each rule'\n"
       "set key outside right top vertical\n"
-      "plot '{4}.slopes' with lines lw 2 lc rgb '#1f77b4' title 'derivative'",
-      entry.name, entry.formula, entry.low, entry.high, data);
+      "plot {5} with lines lw 2 lc rgb '#1f77b4' title 'derivative'",
+      subgrad::gnuplot_quoted(fmt::format("{}: {}", entry.name, entry.formula)), entry.low,
+      entry.high, values_file, title, slopes_file);
   if (!kinks.empty()) {
-    script += fmt::format(
-        ", '{}.segments' with lines lw 5 lc rgb '#888888' title 'subdifferential'", data);
+    script +=
+        fmt::format(", {} with lines lw 5 lc rgb '#888888' title 'subdifferential'", segments_file);
     for (std::size_t i = 0; i < named_rules.size(); ++i) {
-      script += fmt::format(", '{}.picks' index {} with points {} title '{}'", data, i,
-                            named_rules[i].style, named_rules[i].name);
+      script += fmt::format(", {} index {} with points {} title {}", picks_file, i,
+                            named_rules[i].style, subgrad::gnuplot_quoted(named_rules[i].name));
     }
   }
   script += "\nunset multiplot";

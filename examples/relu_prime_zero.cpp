@@ -420,8 +420,9 @@ void plot_losses(const std::vector<TrainingRun>& runs, const std::string& image)
     const std::string file =
         plot.data(fmt::format("loss_{}_{}", run.slope_at_zero, run.batch_norm), rows).string();
     std::string& panel = panels[run.batch_norm ? 1 : 0];
-    panel += fmt::format("{}'{}' using 1:2 with linespoints lw 2 title \"ReLU'(0) = {}\"",
-                         panel.empty() ? "plot " : ", ", file, run.slope_at_zero);
+    panel += fmt::format("{}{} using 1:2 with linespoints lw 2 title {}",
+                         panel.empty() ? "plot " : ", ", subgrad::gnuplot_quoted(file),
+                         subgrad::gnuplot_quoted(fmt::format("ReLU'(0) = {}", run.slope_at_zero)));
   }
   plot.render(image, 1000, 400,
               fmt::format("set multiplot layout 1,2 title 'Fashion-MNIST, MLP 3 x 256, float32, "

@@ -169,15 +169,18 @@ void draw(const Options& options, const Network& network, const std::vector<Samp
   const std::string class0 = plot.data("class0", points[0]).string();
   const std::string class1 = plot.data("class1", points[1]).string();
   try {
-    plot.render(
-        options.image, 640, 640,
-        fmt::format("set title 'two spirals: {}, kink rule {}'\nset size square\n"
-                    "set xrange [-1.1:1.1]\nset yrange [-1.1:1.1]\nunset colorbox\n"
-                    "set palette defined (0 '#cfe3f7', 1 '#f7d9c4')\n"
-                    "plot '{}' using 1:2:3 with image notitle, '{}' with points pt 7 ps "
-                    "0.6 lc rgb '#1f77b4' title 'class 0', '{}' with points pt 7 ps 0.6 "
-                    "lc rgb '#d62728' title 'class 1'",
-                    options.activation, options.kink_rule.name(), grid_file, class0, class1));
+    plot.render(options.image, 640, 640,
+                fmt::format("set title {}\nset size square\n"
+                            "set xrange [-1.1:1.1]\nset yrange [-1.1:1.1]\nunset colorbox\n"
+                            "set palette defined (0 '#cfe3f7', 1 '#f7d9c4')\n"
+                            "plot {} using 1:2:3 with image notitle, {} with points pt 7 ps "
+                            "0.6 lc rgb '#1f77b4' title 'class 0', {} with points pt 7 ps 0.6 "
+                            "lc rgb '#d62728' title 'class 1'",
+                            subgrad::gnuplot_quoted(fmt::format("two spirals: {}, kink rule {}",
+                                                                options.activation,
+                                                                options.kink_rule.name())),
+                            subgrad::gnuplot_quoted(grid_file), subgrad::gnuplot_quoted(class0),
+                            subgrad::gnuplot_quoted(class1)));
   } catch (const subgrad::Error& e) {
     fmt::print("decision boundary: no image written ({})\n", e.what());
     return;
