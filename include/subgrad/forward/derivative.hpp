@@ -21,10 +21,18 @@ double derivative(F&& f, double x) {
   static_assert(std::invocable<F&, Dual<double>>,
                 "subgrad::derivative(f, x): f must be callable with subgrad::Dual<double>");
   if constexpr (std::invocable<F&, Dual<double>>) {
-    static_assert(std::convertible_to<std::invoke_result_t<F&, Dual<double>>, Dual<double>>,
+    using Result = std::invoke_result_t<F&, Dual<double>>;
+    // A double would convert to a Dual with tangent 0: a derivative of 0, whatever f computes.
+    static_assert(!Passive<Result>,
+                  "subgrad::derivative(f, x): f returns a number (double), which carries no "
+                  "derivative: compute the result from the Dual f is given and return that Dual "
+                  "(`return t * t;`), not its value()");
+    static_assert(Passive<Result> || std::convertible_to<Result, Dual<double>>,
                   "subgrad::derivative(f, x): f must return subgrad::Dual<double>");
-    const Dual<double> y = std::invoke(f, Dual<double>{x, 1.0});
-    return y.tangent();
+    if constexpr (!Passive<Result> && std::convertible_to<Result, Dual<double>>) {
+      const Dual<double> y = std::invoke(f, Dual<double>{x, 1.0});
+      return y.tangent();
+    }
   }
   return 0.0;
 }

@@ -26,8 +26,12 @@
 namespace subgrad {
 
 namespace detail {
+// A function returning double is not one: it would convert to a Dual<Var> with no derivative
+// recorded, and give a Hessian of zeros.
 template <class F>
-concept SecondOrderFunction = std::invocable<F&, std::span<const Dual<Var>>> &&
+concept SecondOrderFunction =
+    std::invocable<F&, std::span<const Dual<Var>>> &&
+    !Passive<std::invoke_result_t<F&, std::span<const Dual<Var>>>> &&
     std::convertible_to<std::invoke_result_t<F&, std::span<const Dual<Var>>>, Dual<Var>>;
 
 // H v at x, recorded on `tape` (cleared first): one evaluation of f on Dual<Var>, one sweep.
@@ -54,7 +58,17 @@ void check_second_order_call() {
   static_assert(
       std::ranges::contiguous_range<X> && std::same_as<std::ranges::range_value_t<X>, double>,
       "subgrad::hessian(f, x): x must be a contiguous range of double");
-  static_assert(SecondOrderFunction<F>,
+  constexpr bool returns_number = [] {
+    if constexpr (std::invocable<F&, std::span<const Dual<Var>>>) {
+      return Passive<std::invoke_result_t<F&, std::span<const Dual<Var>>>>;
+    }
+    return false;
+  }();
+  static_assert(!returns_number,
+                "subgrad::hessian(f, x): f returns a number (double), which carries no "
+                "derivative: compute the result from the Dual<Var>s f is given and return it "
+                "as a subgrad::Dual<subgrad::Var>, not a value() of it");
+  static_assert(returns_number || SecondOrderFunction<F>,
                 "subgrad::hessian(f, x): f must be callable with "
                 "std::span<const subgrad::Dual<subgrad::Var>> and return a "
                 "subgrad::Dual<subgrad::Var>");
