@@ -296,7 +296,9 @@ void Tape::check_owns(std::uint32_t tape, std::string_view operation, std::strin
     return;
   if (tape == 0) {
     throw Error(
-        fmt::format("{}: {} is not on a tape (a default-constructed Var)", operation, what));
+        fmt::format("{}: {} is not on a tape (a default-constructed Var or a constant such as "
+                    "std::numeric_limits<Var>::max())",
+                    operation, what));
   }
   if (find_on_this_thread(tape) != nullptr) {
     throw Error(fmt::format(

@@ -7,6 +7,7 @@
 
 #include <Eigen/Core>
 
+#include <concepts>
 #include <limits>
 
 #include "subgrad/core/core.hpp"
@@ -30,14 +31,14 @@ struct RealNumTraits : Eigen::GenericNumTraits<double> {
     AddCost = 3,
     MulCost = 3
   };
-  // Passive values: on a Var or Dual they carry no derivative (a Var made from a double records
-  // an independent variable, which nothing depends on).
-  static T epsilon() { return T(std::numeric_limits<double>::epsilon()); }
-  static T dummy_precision() { return T(1e-12); }
-  static T highest() { return T(std::numeric_limits<double>::max()); }
-  static T lowest() { return T(std::numeric_limits<double>::lowest()); }
-  static T infinity() { return T(std::numeric_limits<double>::infinity()); }
-  static T quiet_NaN() { return T(std::numeric_limits<double>::quiet_NaN()); }
+  // Passive values, as std::numeric_limits<T> gives them: they record nothing and carry no
+  // derivative.
+  static T epsilon() { return std::numeric_limits<T>::epsilon(); }
+  static T dummy_precision() { return passive<T>(1e-12); }
+  static T highest() { return std::numeric_limits<T>::max(); }
+  static T lowest() { return std::numeric_limits<T>::lowest(); }
+  static T infinity() { return std::numeric_limits<T>::infinity(); }
+  static T quiet_NaN() { return std::numeric_limits<T>::quiet_NaN(); }
   static int digits10() { return std::numeric_limits<double>::digits10; }
   static int digits() { return std::numeric_limits<double>::digits; }
 };
@@ -59,4 +60,14 @@ template <class BinaryOp>
 struct ScalarBinaryOpTraits<double, subgrad::Var, BinaryOp> {
   using ReturnType = subgrad::Var;
 };
+
+namespace internal {
+// Eigen's own math functions applied to a subgrad expression (blueNorm squares `ax * s`) take it
+// as the Var it records, through the hook Eigen has for expression types.
+template <class E>
+requires(subgrad::Expression<E> &&
+         !std::same_as<E, subgrad::Var>) struct global_math_functions_filtering_base<E, void> {
+  using type = subgrad::Var;
+};
+}  // namespace internal
 }  // namespace Eigen

@@ -6,6 +6,7 @@
 #include <Eigen/Dense>
 
 #include <cmath>
+#include <limits>
 #include <span>
 #include <vector>
 
@@ -86,4 +87,73 @@ BOOST_AUTO_TEST_CASE(lu_and_llt_solves_differentiate_like_the_analytic_adjoint) 
       BOOST_TEST(x(i).adjoint() == expected(i), boost::test_tools::tolerance(1e-12));
     }
   }
+}
+
+BOOST_AUTO_TEST_CASE(numeric_limits_of_var_and_dual_are_those_of_double_and_record_nothing) {
+  Tape tape;
+  const std::size_t before = tape.statement_count();
+  using Limits = std::numeric_limits<Var>;
+  BOOST_TEST(Limits::is_specialized);  // the primary template said false and gave 0 for all
+  BOOST_TEST(Limits::digits == 53);
+  BOOST_TEST(Limits::radix == 2);
+  BOOST_TEST(Limits::max().value() == std::numeric_limits<double>::max());
+  BOOST_TEST(Limits::min().value() == std::numeric_limits<double>::min());
+  BOOST_TEST(Limits::lowest().value() == std::numeric_limits<double>::lowest());
+  BOOST_TEST(Limits::epsilon().value() == std::numeric_limits<double>::epsilon());
+  BOOST_TEST(std::isinf(Limits::infinity().value()));
+  BOOST_TEST(std::isnan(Limits::quiet_NaN().value()));
+  BOOST_TEST(Limits::max().tape_id() == 0u);  // a constant: on no tape
+  BOOST_TEST(std::numeric_limits<const Var>::max().value() == std::numeric_limits<double>::max());
+  using DualLimits = std::numeric_limits<subgrad::Dual<Var>>;
+  BOOST_TEST(DualLimits::is_specialized);
+  BOOST_TEST(DualLimits::epsilon().value().value() == std::numeric_limits<double>::epsilon());
+  BOOST_TEST(DualLimits::epsilon().tangent().value() == 0.0);
+  BOOST_TEST(std::numeric_limits<subgrad::Dual<subgrad::Dual<double>>>::max().value().value() ==
+             std::numeric_limits<double>::max());
+  // Eigen's traits read them too; none of it goes on the tape (each used to record a new Var).
+  BOOST_TEST(Eigen::NumTraits<Var>::epsilon().value() == std::numeric_limits<double>::epsilon());
+  BOOST_TEST(Eigen::NumTraits<Var>::dummy_precision().value() == 1e-12);
+  BOOST_TEST(Eigen::NumTraits<Var>::highest().value() == std::numeric_limits<double>::max());
+  BOOST_TEST(tape.statement_count() == before);
+  // A constant in a statement adds nothing to the gradient.
+  Var x = 3.0;
+  Var y = x * Limits::epsilon() + x;
+  BOOST_TEST(subgrad::grad(y, x) == 1.0 + std::numeric_limits<double>::epsilon());
+}
+
+BOOST_AUTO_TEST_CASE(every_norm_of_eigen_and_its_classification_functions) {
+  Tape tape;
+  VectorV v(3);
+  v << Var(3.0), Var(0.0), Var(-4.0);
+  const std::vector<Var> leaves{v(0), v(1), v(2)};
+  const std::vector<double> unit{0.6, 0.0, -0.8};  // d|v|/dv = v / |v|
+  // blueNorm scales by numeric_limits<Var> (it gave inf) and squares expressions with
+  // numext::abs2 (it did not compile); hypotNorm calls isinf and isnan (it did not compile).
+  for (const Var& norm : {v.norm(), v.stableNorm(), v.blueNorm(), v.hypotNorm()}) {
+    BOOST_TEST(norm.value() == 5.0, boost::test_tools::tolerance(1e-15));
+    BOOST_TEST(subgrad::grad(norm, leaves) == unit,
+               boost::test_tools::tolerance(1e-15) << boost::test_tools::per_element());
+  }
+  // At the zero vector: norm() is sqrt(squaredNorm()), 0 * inf = NaN; the scaled norms give 0.
+  VectorV zero(3);
+  zero << Var(0.0), Var(0.0), Var(0.0);
+  const std::vector<Var> zero_leaves{zero(0), zero(1), zero(2)};
+  BOOST_TEST(std::isnan(subgrad::grad(zero.norm(), zero_leaves)[0]));
+  for (const Var& norm : {zero.stableNorm(), zero.hypotNorm()}) {
+    BOOST_TEST(norm.value() == 0.0);
+    BOOST_TEST(subgrad::grad(norm, zero_leaves) == std::vector<double>(3, 0.0),
+               boost::test_tools::per_element());
+  }
+  BOOST_TEST(v.allFinite());
+  BOOST_TEST(!v.hasNaN());
+  v(1) = Var(std::numeric_limits<double>::quiet_NaN());
+  BOOST_TEST(v.hasNaN());
+  BOOST_TEST(!v.allFinite());
+  BOOST_TEST(isnan(v(1)));
+  BOOST_TEST(isnan(v(1) * 2.0));  // an expression
+  BOOST_TEST(!isinf(v(0)));
+  BOOST_TEST(isfinite(v(0) + v(2)));
+  const subgrad::Dual<double> infinite{std::numeric_limits<double>::infinity(), 1.0};
+  BOOST_TEST(isinf(infinite));
+  BOOST_TEST(!isfinite(infinite));
 }

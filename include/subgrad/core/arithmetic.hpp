@@ -3,6 +3,7 @@
 /// + - * / and unary minus over any mix of Var, expressions and passive numbers; comparisons
 /// by value; the compound assignments of Var (+=, -=, *=, /=).
 
+#include <cmath>
 #include <cstddef>
 
 #include "subgrad/core/expression.hpp"
@@ -166,6 +167,22 @@ constexpr bool operator>(const A& a, const B& b) { return primal_value(a) > prim
 template <class A, class B>
 requires ExpressionOperands<A, B>
 constexpr bool operator>=(const A& a, const B& b) { return primal_value(a) >= primal_value(b); }
+
+// The classifications of <cmath>, on the value, recording nothing. Found by argument-dependent
+// lookup, as generic code calls them (`using std::isnan; isnan(x)`: Eigen's allFinite, hasNaN
+// and hypotNorm do).
+template <Expression A>
+bool isnan(const A& a) {
+  return std::isnan(primal_value(a));
+}
+template <Expression A>
+bool isinf(const A& a) {
+  return std::isinf(primal_value(a));
+}
+template <Expression A>
+bool isfinite(const A& a) {
+  return std::isfinite(primal_value(a));
+}
 
 // Compound assignments: one new statement each, as `x = x + other`; always inlined, as the
 // assignment itself is (core/var.hpp: repeated leaves merge only where the statement is built).

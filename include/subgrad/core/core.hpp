@@ -8,6 +8,7 @@
 #include "subgrad/core/finite_check.hpp"  // IWYU pragma: export
 #include "subgrad/core/gradient.hpp"      // IWYU pragma: export
 #include "subgrad/core/kink.hpp"          // IWYU pragma: export
+#include "subgrad/core/limits.hpp"        // IWYU pragma: export
 #include "subgrad/core/node.hpp"          // IWYU pragma: export
 #include "subgrad/core/primitive.hpp"     // IWYU pragma: export
 #include "subgrad/core/tape.hpp"          // IWYU pragma: export

@@ -103,7 +103,7 @@ struct StatementLeaves {
 
 /// Builds a Var for a statement recorded by other means (runtime-length statements, tensors).
 struct VarAccess {
-  static Var make(double value, Index index, std::uint32_t tape);
+  static Var make(double value, Index index, std::uint32_t tape) noexcept;
 };
 }  // namespace detail
 
@@ -250,7 +250,7 @@ void check_operand_tape(const Tape& tape, const Var& operand, std::string_view o
 }
 }  // namespace detail
 
-inline Var detail::VarAccess::make(double value, Index index, std::uint32_t tape) {
+inline Var detail::VarAccess::make(double value, Index index, std::uint32_t tape) noexcept {
   Var var;
   var.value_ = value;
   var.index_ = index;

@@ -5,12 +5,15 @@
 /// number at every kink under every rule. Dual<Dual<double>> gives second derivatives.
 
 #include <array>
+#include <cmath>
 #include <concepts>
 #include <cstddef>
+#include <limits>
 #include <type_traits>
 #include <vector>
 
 #include "subgrad/core/kink.hpp"
+#include "subgrad/core/limits.hpp"
 #include "subgrad/core/primitive.hpp"
 #include "subgrad/math/elementary.hpp"
 #include "subgrad/math/maxout.hpp"
@@ -136,6 +139,20 @@ template <class T, class U>
 requires std::is_arithmetic_v<U>
 constexpr bool operator>=(U a, const Dual<T>& b) { return static_cast<double>(a) >= b.value(); }
 
+// The classifications of <cmath>, on the value (as for Var: core/arithmetic.hpp).
+template <class T>
+bool isnan(const Dual<T>& a) {
+  return std::isnan(primal_value(a));
+}
+template <class T>
+bool isinf(const Dual<T>& a) {
+  return std::isinf(primal_value(a));
+}
+template <class T>
+bool isfinite(const Dual<T>& a) {
+  return std::isfinite(primal_value(a));
+}
+
 template <class T>
 struct is_dual : std::false_type {};
 template <class T>
@@ -143,6 +160,23 @@ struct is_dual<Dual<T>> : std::true_type {};
 /// Satisfied by Dual<T> for any T.
 template <class T>
 concept DualNumber = is_dual<std::remove_cvref_t<T>>::value;
+
+namespace detail {
+/// A T standing for the plain number `value` and recording nothing: a double, a Var on no tape,
+/// a Dual of such a T with tangent 0 (a Dual<Var> made from a double records two new Vars).
+template <class T>
+T passive(double value) {
+  if constexpr (std::is_arithmetic_v<T>) {
+    return static_cast<T>(value);
+  } else if constexpr (DualNumber<T>) {
+    using Inner = typename T::value_type;
+    return T(passive<Inner>(value), passive<Inner>(0.0));
+  } else {
+    static_assert(std::same_as<T, Var>, "subgrad::detail::passive<T>: T is double, Var or a Dual");
+    return passive_constant(value);
+  }
+}
+}  // namespace detail
 
 namespace detail {
 /// partial * tangent, where a zero tangent contributes exactly nothing, even through an infinite
@@ -241,3 +275,24 @@ requires(sizeof...(Args) >= 2) &&
 }
 
 }  // namespace subgrad
+
+/// std::numeric_limits<Dual<T>>: those of double, values as passive Duals (tangent 0, recording
+/// nothing), as for Var (core/limits.hpp).
+template <class T>
+class std::numeric_limits<subgrad::Dual<T>> : public std::numeric_limits<double> {
+  using Double = std::numeric_limits<double>;
+  static subgrad::Dual<T> constant(double value) {
+    return subgrad::detail::passive<subgrad::Dual<T>>(value);
+  }
+
+ public:
+  static subgrad::Dual<T> min() { return constant(Double::min()); }
+  static subgrad::Dual<T> max() { return constant(Double::max()); }
+  static subgrad::Dual<T> lowest() { return constant(Double::lowest()); }
+  static subgrad::Dual<T> epsilon() { return constant(Double::epsilon()); }
+  static subgrad::Dual<T> round_error() { return constant(Double::round_error()); }
+  static subgrad::Dual<T> infinity() { return constant(Double::infinity()); }
+  static subgrad::Dual<T> quiet_NaN() { return constant(Double::quiet_NaN()); }
+  static subgrad::Dual<T> signaling_NaN() { return constant(Double::signaling_NaN()); }
+  static subgrad::Dual<T> denorm_min() { return constant(Double::denorm_min()); }
+};
