@@ -116,12 +116,15 @@ void judge_one_sided(const SideSlope& left, const SideSlope& right, double ad, d
   result.numeric = defined.slope;
   result.error = std::isinf(ad) ? (result.passed ? 0.0 : std::numeric_limits<double>::infinity())
                                 : std::abs(ad - defined.slope);
-  if (defined.kind == Kind::infinite) {
-    sides += fmt::format("{}infinite slope (|D(h)| grows like h^{:.2f})", sides.empty() ? "" : "; ",
-                         defined.exponent - 1.0);
-  } else if (defined.kind == Kind::unresolved) {
-    sides += fmt::format("{}unresolved: the difference quotients neither settle nor diverge",
-                         sides.empty() ? "" : "; ");
+  auto add_note = [&sides](const std::string& note) {
+    sides += (sides.empty() ? "" : "; ") + note;
+  };
+  for (const SideSlope* side : {&left, &right}) {
+    if (side->kind == Kind::infinite) {
+      add_note(fmt::format("infinite slope (|D(h)| grows like h^{:.2f})", side->exponent - 1.0));
+    } else if (side->kind == Kind::unresolved) {
+      add_note("unresolved: the difference quotients neither settle nor diverge");
+    }
   }
   result.note = std::move(sides);
 }
