@@ -25,11 +25,43 @@ std::string_view trim(std::string_view text) {
   return text.substr(first, last - first + 1);
 }
 
-std::vector<std::string_view> split(std::string_view line) {
-  std::vector<std::string_view> fields;
+// The fields of one line, separated by commas and trimmed of spaces. A field may be quoted
+// (RFC 4180: commas inside, a doubled quote for a quote); its text is then what the quotes hold.
+std::vector<std::string> split(std::string_view line, const std::filesystem::path& path,
+                               std::size_t line_number) {
+  std::vector<std::string> fields;
   while (true) {
+    const std::size_t start = line.find_first_not_of(" \t");
+    if (start != std::string_view::npos && line[start] == '"') {
+      std::string text;
+      std::size_t at = start + 1;
+      while (true) {
+        const std::size_t quote = line.find('"', at);
+        if (quote == std::string_view::npos) {
+          fail(path, fmt::format("line {}: a quote opened in field {} is not closed", line_number,
+                                 fields.size() + 1));
+        }
+        text.append(line.substr(at, quote - at));
+        if (quote + 1 < line.size() && line[quote + 1] == '"') {  // "" inside quotes
+          text.push_back('"');
+          at = quote + 2;
+          continue;
+        }
+        line.remove_prefix(quote + 1);
+        break;
+      }
+      const std::size_t comma = line.find(',');
+      if (!trim(line.substr(0, comma)).empty()) {
+        fail(path, fmt::format("line {}, field {}: text after the closing quote", line_number,
+                               fields.size() + 1));
+      }
+      fields.push_back(std::string(trim(text)));
+      if (comma == std::string_view::npos) return fields;
+      line.remove_prefix(comma + 1);
+      continue;
+    }
     const auto comma = line.find(',');
-    fields.push_back(trim(line.substr(0, comma)));
+    fields.emplace_back(trim(line.substr(0, comma)));
     if (comma == std::string_view::npos) return fields;
     line.remove_prefix(comma + 1);
   }
@@ -56,8 +88,10 @@ CsvTable read_csv(const std::filesystem::path& path) {
   std::string line;
   while (std::getline(file, line)) {
     ++line_number;
+    // A UTF-8 byte order mark, as spreadsheets write, is not part of the first field.
+    if (line_number == 1 && line.starts_with("\xEF\xBB\xBF")) line.erase(0, 3);
     if (trim(line).empty()) continue;
-    const std::vector<std::string_view> fields = split(line);
+    const std::vector<std::string> fields = split(line, path, line_number);
     const bool first = columns == 0;
     if (first) columns = fields.size();
     if (fields.size() != columns) {
@@ -76,7 +110,7 @@ CsvTable read_csv(const std::filesystem::path& path) {
     }
     if (bad_field) {
       if (first) {  // a header
-        for (const auto field : fields) table.header.emplace_back(field);
+        table.header = fields;
         continue;
       }
       fail(path, fmt::format("line {}, field {}: \"{}\" is not a number", line_number,

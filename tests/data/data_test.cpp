@@ -169,6 +169,34 @@ BOOST_AUTO_TEST_CASE(csv_tables_with_and_without_header) {
                         says("f.csv: no such file"));
 }
 
+BOOST_AUTO_TEST_CASE(csv_byte_order_marks_and_quoted_fields) {
+  Scratch scratch;
+  // A UTF-8 byte order mark (spreadsheets write one) is not part of the first field: it made the
+  // first row of numbers a header, silently one sample fewer.
+  const data::CsvTable marked = data::read_csv(scratch.write("bom.csv",
+                                                             "\xEF\xBB\xBF"
+                                                             "1,2\n3,4\n"));
+  BOOST_TEST(marked.header.empty());
+  BOOST_TEST(marked.values.rows() == 2u);
+  BOOST_TEST(marked.values(0, 0) == 1.0);
+  const data::CsvTable marked_header = data::read_csv(scratch.write("bom_header.csv",
+                                                                    "\xEF\xBB\xBF"
+                                                                    "x,y\n3,4\n"));
+  BOOST_TEST((marked_header.header == std::vector<std::string>{"x", "y"}));
+  // Quoted fields (RFC 4180): a comma or a doubled quote inside quotes, quoted numbers.
+  const data::CsvTable quoted = data::read_csv(scratch.write(
+      "quoted.csv", "\"width, cm\",\"the \"\"label\"\"\"\n\"1.5\", 2\n 3 ,\" 4 \"\n"));
+  BOOST_TEST((quoted.header == std::vector<std::string>{"width, cm", "the \"label\""}));
+  BOOST_TEST(quoted.values.rows() == 2u);
+  BOOST_TEST(quoted.values(0, 0) == 1.5);
+  BOOST_TEST(quoted.values(1, 1) == 4.0);
+  BOOST_CHECK_EXCEPTION(data::read_csv(scratch.write("open.csv", "a,\"b\n1,2\n")), subgrad::Error,
+                        says("open.csv: line 1: a quote opened in field 2 is not closed"));
+  BOOST_CHECK_EXCEPTION(data::read_csv(scratch.write("after.csv", "a,\"b\"c\n1,2\n")),
+                        subgrad::Error,
+                        says("after.csv: line 1, field 2: text after the closing quote"));
+}
+
 BOOST_AUTO_TEST_CASE(batches_visit_every_sample_once_per_pass) {
   data::Dataset set;
   set.inputs = subgrad::Tensor<float>(10, 2);

@@ -18,9 +18,11 @@ struct CsvTable {
 };
 
 /// Reads a comma-separated table of numbers. The first line is a header when one of its fields is
-/// not a number. Fields may be surrounded by spaces; blank lines are skipped; `nan` and `inf` are
-/// numbers. An unreadable or empty file, a line with another number of fields than the first, or a
-/// field that is not a number throws subgrad::Error naming the file, the line and the field.
+/// not a number. Fields may be surrounded by spaces and may be quoted (RFC 4180: `"width, cm"`,
+/// `""` for a quote; a quoted field ends on its line); a UTF-8 byte order mark is skipped; blank
+/// lines are skipped; `nan` and `inf` are numbers. An unreadable or empty file, a line with another
+/// number of fields than the first, a field that is not a number or a quote left open throws
+/// subgrad::Error naming the file, the line and the field.
 CsvTable read_csv(const std::filesystem::path& path);
 
 }  // namespace subgrad::data
