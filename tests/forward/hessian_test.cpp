@@ -208,3 +208,27 @@ BOOST_AUTO_TEST_CASE(newtons_method_converges_on_a_smooth_and_on_a_relu_problem)
   BOOST_TEST(relu_minimum[0] == 22.0 / 21.0, boost::test_tools::tolerance(1e-12));
   BOOST_TEST(relu_minimum[1] == 22.0 / 21.0, boost::test_tools::tolerance(1e-12));
 }
+
+BOOST_AUTO_TEST_CASE(constants_on_dual_var_record_nothing) {
+  // A Dual<Var> made from a number, the tangent 0 of a Dual<Var> made from a Var, and the
+  // constants inside the rules (relu's slope 1, max's constant side) are Vars on no tape. Each
+  // used to record a new independent variable: relu recorded 4 statements, max(x, 0.0) 9.
+  Tape tape;
+  const Var value = 0.3, direction = 1.0;
+  const Dual<Var> x{value, direction};
+  auto recorded = [&tape](auto&& make) {
+    const std::size_t before = tape.statement_count();
+    const Dual<Var> result = make();
+    return std::pair{tape.statement_count() - before, result};
+  };
+  BOOST_TEST(recorded([] { return Dual<Var>(2.0); }).first == 0u);
+  BOOST_TEST(recorded([&] { return Dual<Var>(value); }).first == 0u);
+  const auto [relu_statements, relu] = recorded([&] { return subgrad::relu(x); });
+  BOOST_TEST(relu_statements == 1u);  // the tangent 1 * direction; the value is x's own Var
+  BOOST_TEST(relu.value().value() == 0.3);
+  BOOST_TEST(subgrad::grad(relu.tangent(), direction) == 1.0);
+  const auto [max_statements, larger] = recorded([&] { return subgrad::max(x, 0.0); });
+  BOOST_TEST(max_statements == 2u);  // the value and the tangent
+  BOOST_TEST(larger.value().value() == 0.3);
+  BOOST_TEST(subgrad::grad(larger.tangent(), direction) == 1.0);
+}

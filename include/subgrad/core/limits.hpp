@@ -6,13 +6,25 @@
 /// the Var 0 (blueNorm of (3, 0, -4) was inf).
 
 #include <limits>
+#include <type_traits>
 
 #include "subgrad/core/var.hpp"
 
 namespace subgrad::detail {
-/// A Var standing for a plain number: on no tape, as a default-constructed Var is; it records
-/// nothing and no derivative flows to it.
-inline Var passive_constant(double value) noexcept { return VarAccess::make(value, 0, 0); }
+/// The number `value` as a T that records nothing: a double or float, a Var on no tape (as a
+/// default-constructed Var is; not Var(value), a new independent variable on the tape), or, for
+/// another T (a Dual), T(value), whose constructor from a number records nothing. Rules generic
+/// over T write their constants with it, so that on Dual<Var> they do not go on the tape.
+template <class T>
+constexpr T passive(double value) noexcept {
+  if constexpr (std::is_arithmetic_v<T>) {
+    return static_cast<T>(value);
+  } else if constexpr (std::is_same_v<T, Var>) {
+    return VarAccess::make(value, 0, 0);
+  } else {
+    return T(value);
+  }
+}
 }  // namespace subgrad::detail
 
 /// The members of double's limits, values as passive constants.
@@ -20,7 +32,7 @@ template <>
 class std::numeric_limits<subgrad::Var> : public std::numeric_limits<double> {
   using Double = std::numeric_limits<double>;
   static subgrad::Var constant(double value) noexcept {
-    return subgrad::detail::passive_constant(value);
+    return subgrad::detail::passive<subgrad::Var>(value);
   }
 
  public:

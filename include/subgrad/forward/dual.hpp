@@ -20,18 +20,31 @@
 
 namespace subgrad {
 
+template <class T>
+class Dual;
+
+template <class T>
+struct is_dual : std::false_type {};
+template <class T>
+struct is_dual<Dual<T>> : std::true_type {};
+/// Satisfied by Dual<T> for any T.
+template <class T>
+concept DualNumber = is_dual<std::remove_cvref_t<T>>::value;
+
 /// A value and a tangent (the derivative along one direction). T is double or a Dual.
 template <class T>
 class Dual {
  public:
   using value_type = T;
   constexpr Dual() = default;
-  /// A constant (tangent 0) or, with a tangent, a seeded input: Dual<double>{x, 1.0}.
-  constexpr Dual(T value, T tangent = T(0.0))
+  /// A constant (tangent 0) or, with a tangent, a seeded input: Dual<double>{x, 1.0}. Constants
+  /// record nothing: on Dual<Var> the tangent 0 and a value from a double are Vars on no tape.
+  constexpr Dual(T value, T tangent = detail::passive<T>(0.0))
       : value_(value), tangent_(tangent) {}  // NOLINT: implicit
   template <class U>
   requires std::is_arithmetic_v<U> &&(!std::same_as<T, double>)constexpr Dual(U value)
-      : value_(static_cast<double>(value)), tangent_(0.0) {}  // NOLINT: implicit
+      : value_(detail::passive<T>(static_cast<double>(value))),
+        tangent_(detail::passive<T>(0.0)) {}  // NOLINT: implicit
 
   constexpr const T& value() const noexcept { return value_; }
   constexpr const T& tangent() const noexcept { return tangent_; }
@@ -153,31 +166,6 @@ bool isfinite(const Dual<T>& a) {
   return std::isfinite(primal_value(a));
 }
 
-template <class T>
-struct is_dual : std::false_type {};
-template <class T>
-struct is_dual<Dual<T>> : std::true_type {};
-/// Satisfied by Dual<T> for any T.
-template <class T>
-concept DualNumber = is_dual<std::remove_cvref_t<T>>::value;
-
-namespace detail {
-/// A T standing for the plain number `value` and recording nothing: a double, a Var on no tape,
-/// a Dual of such a T with tangent 0 (a Dual<Var> made from a double records two new Vars).
-template <class T>
-T passive(double value) {
-  if constexpr (std::is_arithmetic_v<T>) {
-    return static_cast<T>(value);
-  } else if constexpr (DualNumber<T>) {
-    using Inner = typename T::value_type;
-    return T(passive<Inner>(value), passive<Inner>(0.0));
-  } else {
-    static_assert(std::same_as<T, Var>, "subgrad::detail::passive<T>: T is double, Var or a Dual");
-    return passive_constant(value);
-  }
-}
-}  // namespace detail
-
 namespace detail {
 /// partial * tangent, where a zero tangent contributes exactly nothing, even through an infinite
 /// or NaN partial: an input that does not move does not move the output. Reverse mode agrees:
@@ -186,6 +174,10 @@ template <class T>
 constexpr T along_tangent(const T& partial, const T& tangent) {
   if constexpr (std::is_same_v<T, double>) {
     return tangent == 0.0 ? 0.0 : partial * tangent;
+  } else if constexpr (std::is_same_v<T, Var>) {
+    // A constant 0 (on no tape: a Dual<Var> made from a number) records nothing.
+    if (tangent.tape_id() == 0 && tangent.value() == 0.0) return Var();
+    return partial * tangent;
   } else {
     return partial * tangent;
   }
@@ -205,7 +197,7 @@ constexpr Dual<T> apply_primitive(const Rule& rule, const Dual<T>& x, Choice cho
     const double left = primal_value(at.slopes.left), right = primal_value(at.slopes.right);
     if (left != right && left == left && right == right) {
       const double x0 = primal_value(x.value());
-      return {T(T(primal_value(at.value)) + slope * T(x.value() - x0)),
+      return {T(detail::passive<T>(primal_value(at.value)) + slope * T(x.value() - x0)),
               detail::along_tangent(slope, x.tangent())};
     }
   }
@@ -218,7 +210,7 @@ constexpr Dual<T> as_dual(const U& x) {
   if constexpr (DualNumber<U>) {
     return x;
   } else {
-    return Dual<T>(T(x));
+    return detail::passive<Dual<T>>(static_cast<double>(x));
   }
 }
 template <class X, class Y>
@@ -254,7 +246,7 @@ auto maxout_of_duals(Choice choice, const Pieces&... pieces) {
   for (std::size_t i = 1; i < duals.size(); ++i) {
     if (values[i] > values[largest]) largest = i;
   }
-  T tangent(0.0);
+  T tangent = passive<T>(0.0);
   for (std::size_t i = 0; i < duals.size(); ++i) {
     if (weights[i] != 0.0) tangent = tangent + weights[i] * duals[i].tangent();
   }

@@ -33,11 +33,13 @@ inline std::vector<KinkPoint> steps(double low, double high, double offset) {
 }
 template <class T>
 constexpr BasicBinarySlopes<T> first_wins() {
-  return {{T(1.0), T(1.0)}, {T(0.0), T(0.0)}};
+  return {{detail::passive<T>(1.0), detail::passive<T>(1.0)},
+          {detail::passive<T>(0.0), detail::passive<T>(0.0)}};
 }
 template <class T>
 constexpr BasicBinarySlopes<T> second_wins() {
-  return {{T(0.0), T(0.0)}, {T(1.0), T(1.0)}};
+  return {{detail::passive<T>(0.0), detail::passive<T>(0.0)},
+          {detail::passive<T>(1.0), detail::passive<T>(1.0)}};
 }
 template <class T>
 constexpr BasicBinarySlopes<T> not_a_number(const T& x, const T& y) {
@@ -329,10 +331,13 @@ struct Abs {
   static constexpr std::string_view name = "abs";
   template <class T>
   constexpr Evaluation<T> evaluate(const T& x) const {
-    if (x > 0.0) return {x, {T(1.0), T(1.0)}};
-    if (x < 0.0) return {-x, {T(-1.0), T(-1.0)}};
-    if (x == 0.0) return {T(0.0), {T(-1.0), T(1.0)}};  // at 0: left -1, right 1; min_norm 0
-    return {x, {x, x}};                                // NaN
+    if (x > 0.0) return {x, {detail::passive<T>(1.0), detail::passive<T>(1.0)}};
+    if (x < 0.0) return {-x, {detail::passive<T>(-1.0), detail::passive<T>(-1.0)}};
+    if (x == 0.0)
+      return {detail::passive<T>(0.0),
+              {detail::passive<T>(-1.0),
+               detail::passive<T>(1.0)}};  // at 0: left -1, right 1; min_norm 0
+    return {x, {x, x}};                    // NaN
   }
   std::vector<KinkPoint> kinks(double low, double high) const {
     if (low <= 0.0 && high >= 0.0) return {{0.0, Smoothness::kink}};
@@ -345,7 +350,7 @@ struct Floor {
   template <class T>
   Evaluation<T> evaluate(const T& x) const {
     using std::floor;
-    return {floor(x), {T(0.0), T(0.0)}};
+    return {floor(x), {detail::passive<T>(0.0), detail::passive<T>(0.0)}};
   }
   std::vector<KinkPoint> kinks(double low, double high) const {
     return detail::steps(low, high, 0.0);
@@ -357,7 +362,7 @@ struct Ceil {
   template <class T>
   Evaluation<T> evaluate(const T& x) const {
     using std::ceil;
-    return {ceil(x), {T(0.0), T(0.0)}};
+    return {ceil(x), {detail::passive<T>(0.0), detail::passive<T>(0.0)}};
   }
   std::vector<KinkPoint> kinks(double low, double high) const {
     return detail::steps(low, high, 0.0);
@@ -369,7 +374,7 @@ struct Round {
   template <class T>
   Evaluation<T> evaluate(const T& x) const {
     using std::round;
-    return {round(x), {T(0.0), T(0.0)}};
+    return {round(x), {detail::passive<T>(0.0), detail::passive<T>(0.0)}};
   }
   std::vector<KinkPoint> kinks(double low, double high) const {
     return detail::steps(low, high, 0.5);
@@ -423,7 +428,7 @@ struct Power {
   template <class T>
   Evaluation<T> evaluate(const T& x) const {
     using std::pow;
-    const T d = exponent == 0.0 ? T(0.0) : exponent * pow(x, exponent - 1.0);
+    const T d = exponent == 0.0 ? detail::passive<T>(0.0) : exponent * pow(x, exponent - 1.0);
     return {pow(x, exponent), {d, d}};
   }
 };
@@ -442,7 +447,7 @@ struct Exponential {
     } else {
       v = exp(y * std::log(base));
     }
-    const T d = base == 0.0 ? T(0.0) : std::log(base) * v;
+    const T d = base == 0.0 ? detail::passive<T>(0.0) : std::log(base) * v;
     return {v, {d, d}};
   }
 };
@@ -465,15 +470,15 @@ struct Pow {
   BasicBinarySlopes<T> slopes(const T& x, const T& y) const {
     using std::log;
     const T v = value(x, y);
-    T dx = y == 0.0 ? T(0.0) : y * value(x, T(y - 1.0));
-    T dy = x == 0.0 ? T(0.0) : log(x) * v;
+    T dx = y == 0.0 ? detail::passive<T>(0.0) : y * value(x, T(y - 1.0));
+    T dy = x == 0.0 ? detail::passive<T>(0.0) : log(x) * v;
     // Where the value is a number but a partial is not, the formula met 0 * inf (x^(y-1) = 0
     // with infinite y; log x infinite with x^y = 0: the limit is 0), a value IEEE pins whatever
     // the other input (pow(1, NaN) = pow(NaN, 0) = 1), or a negative base, where x^y exists
     // at integer y only and has no derivative in y. 0 in each case.
     if (!std::isnan(primal_value(v))) {
-      if (std::isnan(primal_value(dx))) dx = T(0.0);
-      if (std::isnan(primal_value(dy))) dy = T(0.0);
+      if (std::isnan(primal_value(dx))) dx = detail::passive<T>(0.0);
+      if (std::isnan(primal_value(dy))) dy = detail::passive<T>(0.0);
     }
     return {{dx, dx}, {dy, dy}};
   }
@@ -494,12 +499,15 @@ struct Hypot {
   template <class T>
   BasicBinarySlopes<T> slopes(const T& x, const T& y) const {
     const T h = value(x, y);
-    if (h == 0.0) return {{T(0.0), T(0.0)}, {T(0.0), T(0.0)}};
+    if (h == 0.0)
+      return {{detail::passive<T>(0.0), detail::passive<T>(0.0)},
+              {detail::passive<T>(0.0), detail::passive<T>(0.0)}};
     if (std::isinf(primal_value(h))) {
       // The limits of x/h and y/h: +-1 for an infinite argument, 0 for a finite one (inf/inf
       // would be NaN).
       const auto limit = [](const T& a) {
-        return std::isinf(primal_value(a)) ? T(std::copysign(1.0, primal_value(a))) : T(0.0);
+        return std::isinf(primal_value(a)) ? T(std::copysign(1.0, primal_value(a)))
+                                           : detail::passive<T>(0.0);
       };
       const T dx = limit(x), dy = limit(y);
       return {{dx, dx}, {dy, dy}};
@@ -524,7 +532,9 @@ struct Atan2 {
     const double r0 = primal_value(r);
     // The origin, where atan2 jumps: 0, the min-norm choice (as for hypot). At infinite radius
     // both partials tend to 0 (inf / inf would be NaN).
-    if (r0 == 0.0 || std::isinf(r0)) return {{T(0.0), T(0.0)}, {T(0.0), T(0.0)}};
+    if (r0 == 0.0 || std::isinf(r0))
+      return {{detail::passive<T>(0.0), detail::passive<T>(0.0)},
+              {detail::passive<T>(0.0), detail::passive<T>(0.0)}};
     const T dy = (x / r) / r;
     const T dx = -(y / r) / r;
     return {{dy, dy}, {dx, dx}};
@@ -545,7 +555,9 @@ struct Max {
     if (x > y) return detail::first_wins<T>();
     if (y > x) return detail::second_wins<T>();
     // tie: left (0, 1), right (1, 0); min_norm and midpoint (1/2, 1/2) (= PyTorch, JAX; TF (1, 0))
-    if (x == y) return {{T(0.0), T(1.0)}, {T(1.0), T(0.0)}};
+    if (x == y)
+      return {{detail::passive<T>(0.0), detail::passive<T>(1.0)},
+              {detail::passive<T>(1.0), detail::passive<T>(0.0)}};
     return detail::not_a_number(x, y);
   }
 };
@@ -564,7 +576,9 @@ struct Min {
     if (x < y) return detail::first_wins<T>();
     if (y < x) return detail::second_wins<T>();
     // tie: left (1, 0), right (0, 1); min_norm and midpoint (1/2, 1/2)
-    if (x == y) return {{T(1.0), T(0.0)}, {T(0.0), T(1.0)}};
+    if (x == y)
+      return {{detail::passive<T>(1.0), detail::passive<T>(0.0)},
+              {detail::passive<T>(0.0), detail::passive<T>(1.0)}};
     return detail::not_a_number(x, y);
   }
 };

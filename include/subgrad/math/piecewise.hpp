@@ -12,6 +12,7 @@
 
 #include "subgrad/core/error.hpp"
 #include "subgrad/core/kink.hpp"
+#include "subgrad/core/limits.hpp"
 
 namespace subgrad::detail {
 
@@ -28,12 +29,12 @@ inline std::vector<KinkPoint> points_in(double low, double high,
 /// A value on a straight piece with the given slope.
 template <class T>
 constexpr Evaluation<T> line(const T& value, double slope) {
-  return {value, {T(slope), T(slope)}};
+  return {value, {passive<T>(slope), passive<T>(slope)}};
 }
 /// A value at a kink with these one-sided slopes.
 template <class T>
 constexpr Evaluation<T> corner(const T& value, double left, double right) {
-  return {value, {T(left), T(right)}};
+  return {value, {passive<T>(left), passive<T>(right)}};
 }
 /// NaN in, NaN value and slopes out.
 template <class T>

@@ -45,25 +45,27 @@ struct Relu {
     // Off the kink a select, not a branch on the sign (see detail::select).
     if (x != 0.0 && x == x) [[likely]] {
       const bool positive = x > 0.0;
-      return detail::line(detail::select(positive, x, T(0.0)), detail::select(positive, 1.0, 0.0));
+      return detail::line(detail::select(positive, x, detail::passive<T>(0.0)),
+                          detail::select(positive, 1.0, 0.0));
     }
     // at 0: left 0, right 1; min_norm 0 (= PyTorch, JAX, TF)
-    if (x == 0.0) return detail::corner(T(0.0), 0.0, 1.0);
+    if (x == 0.0) return detail::corner(detail::passive<T>(0.0), 0.0, 1.0);
     return detail::not_a_number(x);
   }
   /// The value alone, evaluate(x).value without a branch (NaN passes: !(NaN <= 0)), which is what
   /// element-wise loops call: g++ vectorises them then, at its default -ftrapping-math too.
   template <std::floating_point T>
   constexpr T value(const T& x) const {
-    return detail::select(!(x <= 0.0), x, T(0.0));
+    return detail::select(!(x <= 0.0), x, detail::passive<T>(0.0));
   }
   /// The derivative a kink rule picks from evaluate(x)'s slopes, without a branch, given its
   /// pick at the kink (`at_kink`: chosen_derivative of the slopes at 0); NaN passes. What
   /// element-wise backward loops call; the same bit for bit (tested).
   template <std::floating_point T>
   constexpr T derivative(const T& x, T at_kink) const {
-    return detail::select(x > 0.0, T(1.0),
-                          detail::select(x < 0.0, T(0.0), detail::select(x == 0.0, at_kink, x)));
+    return detail::select(
+        x > 0.0, detail::passive<T>(1.0),
+        detail::select(x < 0.0, detail::passive<T>(0.0), detail::select(x == 0.0, at_kink, x)));
   }
   std::vector<KinkPoint> kinks(double low, double high) const {
     return detail::points_in(low, high, {0.0});
@@ -87,14 +89,14 @@ struct LeakyRelu {
                           detail::select(positive, 1.0, negative_slope));
     }
     // at 0: left s, right 1; min_norm s for 0 <= s <= 1 (= PyTorch, TF; JAX gives 1)
-    if (x == 0.0) return detail::corner(T(0.0), negative_slope, 1.0);
+    if (x == 0.0) return detail::corner(detail::passive<T>(0.0), negative_slope, 1.0);
     return detail::not_a_number(x);
   }
   /// As Relu::derivative: evaluate(x)'s chosen slope without a branch, given the pick at 0.
   template <std::floating_point T>
   constexpr T derivative(const T& x, T at_kink) const {
     return detail::select(
-        x > 0.0, T(1.0),
+        x > 0.0, detail::passive<T>(1.0),
         detail::select(x < 0.0, T(negative_slope), detail::select(x == 0.0, at_kink, x)));
   }
   std::vector<KinkPoint> kinks(double low, double high) const {
@@ -130,10 +132,13 @@ struct Prelu {
   }
   template <class T>
   constexpr BasicBinarySlopes<T> slopes(const T& x, const T& a) const {
-    if (x > 0.0) return {{T(1.0), T(1.0)}, {T(0.0), T(0.0)}};
+    if (x > 0.0)
+      return {{detail::passive<T>(1.0), detail::passive<T>(1.0)},
+              {detail::passive<T>(0.0), detail::passive<T>(0.0)}};
     if (x < 0.0) return {{a, a}, {x, x}};
     // at 0: d/dx left a, right 1 (min_norm a = PyTorch); d/da = 0
-    if (x == 0.0) return {{a, T(1.0)}, {T(0.0), T(0.0)}};
+    if (x == 0.0)
+      return {{a, detail::passive<T>(1.0)}, {detail::passive<T>(0.0), detail::passive<T>(0.0)}};
     return {{x, x}, {x, x}};
   }
 };
@@ -174,15 +179,17 @@ struct Hardswish {
       const T slope = (2.0 * x + 3.0) / 6.0;
       return {x * (x + 3.0) / 6.0, {slope, slope}};
     }
-    if (x < -3.0) return detail::line(T(0.0), 0.0);
+    if (x < -3.0) return detail::line(detail::passive<T>(0.0), 0.0);
     if (x > 3.0) return detail::line(x, 1.0);
     // at -3: left 0, right -1/2 (concave); min_norm 0 (= PyTorch >= 2.7, JAX; PyTorch 1.13 gave
     // -1/2)
     // (The quadratic piece's slope is written as a function of x so that nested forward mode
     // sees its second derivative, 1/3, on that side.)
-    if (x == -3.0) return {T(0.0), {T(0.0), T((2.0 * x + 3.0) / 6.0)}};
+    if (x == -3.0)
+      return {detail::passive<T>(0.0), {detail::passive<T>(0.0), T((2.0 * x + 3.0) / 6.0)}};
     // at 3: left 3/2, right 1 (concave); min_norm 1 (= PyTorch >= 2.7, JAX; PyTorch 1.13 gave 3/2)
-    if (x == 3.0) return {T(3.0), {T((2.0 * x + 3.0) / 6.0), T(1.0)}};
+    if (x == 3.0)
+      return {detail::passive<T>(3.0), {T((2.0 * x + 3.0) / 6.0), detail::passive<T>(1.0)}};
     return detail::not_a_number(x);
   }
   std::vector<KinkPoint> kinks(double low, double high) const {
@@ -233,10 +240,10 @@ struct HardShrink {
   template <class T>
   constexpr Evaluation<T> evaluate(const T& x) const {
     if (x > lambda || x < -lambda) return detail::line(x, 1.0);
-    if (x > -lambda && x < lambda) return detail::line(T(0.0), 0.0);
+    if (x > -lambda && x < lambda) return detail::line(detail::passive<T>(0.0), 0.0);
     // at lambda: left 0, right 1; at -lambda: left 1, right 0; value 0; min_norm 0 (= PyTorch)
-    if (x == lambda && lambda != 0.0) return detail::corner(T(0.0), 0.0, 1.0);
-    if (x == -lambda && lambda != 0.0) return detail::corner(T(0.0), 1.0, 0.0);
+    if (x == lambda && lambda != 0.0) return detail::corner(detail::passive<T>(0.0), 0.0, 1.0);
+    if (x == -lambda && lambda != 0.0) return detail::corner(detail::passive<T>(0.0), 1.0, 0.0);
     return x == x ? detail::line(x, 1.0) : detail::not_a_number(x);  // lambda == 0: identity
   }
   std::vector<KinkPoint> kinks(double low, double high) const {
@@ -292,7 +299,7 @@ struct GeneralizedRelu {
     if (x == theta) {
       // at the threshold: left s, right the upper piece's right slope; value 0 (Keras's strict
       // test)
-      return {T(0.0), {T(s), above(x).slopes.right}};
+      return {detail::passive<T>(0.0), {T(s), above(x).slopes.right}};
     }
     return detail::not_a_number(x);
   }
@@ -328,13 +335,13 @@ struct GeneralizedRelu {
     if (!options.max_value) return detail::line(x, 1.0);
     const double top = *options.max_value;
     if (x > 0.0 && x < top) return detail::line(x, 1.0);
-    if (x < 0.0) return detail::line(T(0.0), 0.0);
+    if (x < 0.0) return detail::line(detail::passive<T>(0.0), 0.0);
     if (x > top) return detail::line(T(top), 0.0);
     if (x == 0.0 && top > 0.0)
-      return detail::corner(T(0.0), 0.0, 1.0);  // clip at 0: left 0, right 1
+      return detail::corner(detail::passive<T>(0.0), 0.0, 1.0);  // clip at 0: left 0, right 1
     if (x == top && top > 0.0)
       return detail::corner(T(top), 1.0, 0.0);  // clip at max_value: left 1, right 0
-    return detail::line(T(0.0), 0.0);
+    return detail::line(detail::passive<T>(0.0), 0.0);
   }
 };
 

@@ -37,7 +37,7 @@ struct Elu {
     if (x < 0.0) return {alpha * expm1(x), {alpha * exp(x), alpha * exp(x)}};
     // at 0: left alpha, right 1; min_norm alpha for 0 <= alpha <= 1, else 1 (PyTorch: alpha)
     // (The left slope as a function of x: nested forward mode sees that side's f'', alpha.)
-    if (x == 0.0) return {T(0.0), {T(alpha * exp(x)), T(1.0)}};
+    if (x == 0.0) return {detail::passive<T>(0.0), {T(alpha * exp(x)), detail::passive<T>(1.0)}};
     return detail::not_a_number(x);
   }
   std::vector<KinkPoint> kinks(double low, double high) const {
@@ -59,7 +59,7 @@ struct Selu {
     if (x < 0.0) return {lambda_alpha * expm1(x), {lambda_alpha * exp(x), lambda_alpha * exp(x)}};
     // at 0: left 1.7581 (lambda alpha), right 1.0507 (lambda); min_norm 1.0507 (= TF; PyTorch and
     // JAX 1.7581)
-    if (x == 0.0) return {T(0.0), {T(lambda_alpha * exp(x)), T(lambda)}};
+    if (x == 0.0) return {detail::passive<T>(0.0), {T(lambda_alpha * exp(x)), T(lambda)}};
     return detail::not_a_number(x);
   }
   std::vector<KinkPoint> kinks(double low, double high) const {
@@ -153,7 +153,7 @@ struct Mish {
     using std::exp;
     using std::log1p;
     using std::tanh;
-    const T softplus = (x > 0.0 ? x : T(0.0)) + log1p(exp(x > 0.0 ? T(-x) : x));
+    const T softplus = (x > 0.0 ? x : detail::passive<T>(0.0)) + log1p(exp(x > 0.0 ? T(-x) : x));
     const T t = tanh(softplus);
     const T slope = t + x * Sigmoid{}.evaluate(x).value * ((1.0 - t) * (1.0 + t));
     return {x * t, {slope, slope}};
@@ -178,10 +178,11 @@ struct Softplus {
     using std::log1p;
     const T z = beta * x;
     if (z > threshold) return detail::line(x, 1.0);
-    const T value = ((z > 0.0 ? z : T(0.0)) + log1p(exp(z > 0.0 ? T(-z) : z))) / beta;
+    const T value =
+        ((z > 0.0 ? z : detail::passive<T>(0.0)) + log1p(exp(z > 0.0 ? T(-z) : z))) / beta;
     const T slope = Sigmoid{}.evaluate(z).value;
     // at the switch: left sigmoid(threshold), right 1; min_norm sigmoid(threshold) (= PyTorch)
-    if (z == threshold) return {value, {slope, T(1.0)}};
+    if (z == threshold) return {value, {slope, detail::passive<T>(1.0)}};
     return {value, {slope, slope}};
   }
   std::vector<KinkPoint> kinks(double low, double high) const {
@@ -200,7 +201,8 @@ struct Squareplus {
   Evaluation<T> evaluate(const T& x) const {
     using std::sqrt;
     const T root = sqrt(x * x + b);
-    if (b == 0.0 && x == 0.0) return detail::corner(T(0.0), 0.0, 1.0);  // b = 0 at 0: as relu
+    if (b == 0.0 && x == 0.0)
+      return detail::corner(detail::passive<T>(0.0), 0.0, 1.0);  // b = 0 at 0: as relu
     const T slope = 0.5 * (1.0 + x / root);
     return {0.5 * (x + root), {slope, slope}};
   }
@@ -220,7 +222,7 @@ struct Smelu {
   }
   template <class T>
   constexpr Evaluation<T> evaluate(const T& x) const {
-    if (x <= -beta) return detail::line(T(0.0), 0.0);
+    if (x <= -beta) return detail::line(detail::passive<T>(0.0), 0.0);
     if (x >= beta) return detail::line(x, 1.0);
     if (x > -beta && x < beta) {
       const T slope = (x + beta) / (2.0 * beta);
