@@ -424,6 +424,31 @@ BOOST_AUTO_TEST_CASE(mse_and_grad) {
   BOOST_TEST(g(0, 0) == 0.0);
 }
 
+// A column of predictions against a row of targets would broadcast to every pair (4/3 here
+// instead of 0): refused, as PyTorch warns. A scalar target is still compared with each element.
+BOOST_AUTO_TEST_CASE(mse_needs_equal_shapes) {
+  Tape tape;
+  TensorVar<double> column(Tensor<double>{{0}, {1}, {2}});
+  const Tensor<double> row{{0, 1, 2}};
+  auto says = [](std::string text) {
+    return [text](const subgrad::Error& e) {
+      return std::string(e.what()).find(text) != std::string::npos;
+    };
+  };
+  BOOST_CHECK_EXCEPTION(subgrad::mse(column, row), subgrad::Error,
+                        says("subgrad::mse: the prediction is 3 x 1, the target 1 x 3"));
+  BOOST_CHECK_EXCEPTION(subgrad::mse(column, Tensor<double>(1, 1)), subgrad::Error,
+                        says("the prediction is 3 x 1, the target 1 x 1"));
+  BOOST_CHECK_EXCEPTION(subgrad::mse(TensorVar<double>(Tensor<double>(0, 2)), Tensor<double>(0, 2)),
+                        subgrad::Error, says("subgrad::mse: no elements"));
+  BOOST_TEST(subgrad::mse(column, 1.0).value() == 2.0 / 3.0);  // (1 + 0 + 1) / 3
+  Var c = 2.0;
+  const Var loss = subgrad::mse(column, c);  // (4 + 1 + 0) / 3
+  BOOST_TEST(loss.value() == 5.0 / 3.0);
+  subgrad::backward(loss);
+  BOOST_TEST(close(c.adjoint(), -2.0 * ((0.0 - 2.0) + (1.0 - 2.0) + (2.0 - 2.0)) / 3.0));
+}
+
 BOOST_AUTO_TEST_CASE(float_tensors_agree_with_double_at_float_precision) {
   const Tensor<double> x0{{0.3, -1.2, 2.5}, {0.0, 1.7, -0.4}};
   Tensor<float> xf(2, 3);

@@ -380,10 +380,26 @@ TensorVar<T> tensor_of(std::span<const Var> elements, std::size_t rows, std::siz
   return detail::TensorVarAccess::make(&result, tape.id());
 }
 
-/// The mean squared error mean((prediction - target)^2).
+/// The mean squared error mean((prediction - target)^2). Two tensors must have the same shape:
+/// broadcasting would silently compare an n x 1 prediction with every element of a 1 x n target
+/// (an n x n difference, a loss that trains the wrong thing). A number or a scalar Var as either
+/// side is compared with every element.
 template <class P, class Q>
 requires TensorOperands<P, Q> Var mse(const P& prediction, const Q& target) {
-  const auto difference = prediction - target;
+  const auto p = as_tensor_expression(prediction);
+  const auto t = as_tensor_expression(target);
+  constexpr bool scalar_side = Passive<P> || Expression<P> || Passive<Q> || Expression<Q>;
+  if (!scalar_side && (p.rows() != t.rows() || p.cols() != t.cols())) {
+    throw Error(
+        fmt::format("subgrad::mse: the prediction is {} x {}, the target {} x {}: the "
+                    "shapes must be equal (write mean(square(p - t)) to broadcast)",
+                    p.rows(), p.cols(), t.rows(), t.cols()));
+  }
+  const auto difference = detail::make_binary_tensor(detail::SubtractOp{}, p, t, "mse");
+  if (difference.rows() == 0 || difference.cols() == 0) {
+    throw Error(
+        fmt::format("subgrad::mse: no elements (the prediction is {} x {})", p.rows(), p.cols()));
+  }
   return mean(difference * difference);
 }
 
