@@ -74,7 +74,8 @@ class TapeAttachment {
 /// computations with hand-written adjoints), and sweeps them backwards.
 ///
 /// A Tape object is the active tape of the thread that made it while it lives; tapes nest like
-/// a stack and must be destroyed in reverse order of creation. Without any Tape object a
+/// a stack and must be destroyed in reverse order of creation, on the thread that made them
+/// (another thread cannot reset this thread's active tape; not detected). Without any Tape object a
 /// default per-thread tape is used.
 class Tape {
  public:
