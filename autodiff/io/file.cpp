@@ -1,6 +1,7 @@
 #include "subgrad/io/file.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -36,9 +37,24 @@ struct Temporary {
                           std::strerror(error)));
 }
 
+// The file a path names: a symbolic link is followed (to a file that may not exist yet), so that
+// the rename replaces the file the link points to, not the link. The loop limit is the kernel's.
+std::filesystem::path followed_links(const std::filesystem::path& link) {
+  std::filesystem::path path = link;
+  for (int hops = 0;; ++hops) {
+    std::error_code error;
+    if (!std::filesystem::is_symlink(std::filesystem::symlink_status(path, error))) return path;
+    if (hops == 40) fail("follow the symbolic links of", link, ELOOP);
+    const std::filesystem::path target = std::filesystem::read_symlink(path, error);
+    if (error) fail("read the symbolic link", path, error.value());
+    path = target.is_absolute() ? target : path.parent_path() / target;
+  }
+}
+
 }  // namespace
 
-void write_file_atomically(const std::filesystem::path& path, std::string_view text) {
+void write_file_atomically(const std::filesystem::path& requested, std::string_view text) {
+  const std::filesystem::path path = followed_links(requested);
   // A name of its own per call (process id and a counter): two writers of one path never share
   // a temporary file, and O_EXCL refuses to reuse one a killed writer left behind.
   static std::atomic<unsigned long> counter{0};
@@ -61,6 +77,12 @@ void write_file_atomically(const std::filesystem::path& path, std::string_view t
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) fail("write", temporary.path, errno);
     written += static_cast<std::size_t>(n);
+  }
+  // A file that is replaced keeps its permissions (a private 0600 file must not become 0644).
+  struct stat existing {};
+  if (::stat(path.c_str(), &existing) == 0 && S_ISREG(existing.st_mode) &&
+      ::fchmod(temporary.descriptor, existing.st_mode & 07777) != 0) {
+    fail("set the permissions of", temporary.path, errno);
   }
   if (::fsync(temporary.descriptor) != 0) fail("flush", temporary.path, errno);
   if (::close(temporary.descriptor) != 0) {

@@ -63,6 +63,36 @@ BOOST_AUTO_TEST_CASE(a_failed_write_names_the_path_and_leaves_nothing_behind) {
   BOOST_TEST(partial_files(folder.path) == 0);
 }
 
+// A checkpoint kept behind a link (latest.bin -> run7/model.bin) must update the file, not
+// replace the link with a copy; a private file must stay private.
+BOOST_AUTO_TEST_CASE(links_are_followed_and_permissions_kept) {
+  ScratchFolder folder;
+  fs::create_directories(folder.path / "run7");
+  const fs::path real = folder.path / "run7" / "model.bin";
+  subgrad::write_file_atomically(real, "old");
+  fs::permissions(real, fs::perms::owner_read | fs::perms::owner_write);
+  const fs::path link = folder.path / "latest.bin";
+  fs::create_symlink(fs::path("run7") / "model.bin", link);  // relative, as `ln -s` makes them
+  subgrad::write_file_atomically(link, "new");
+  BOOST_TEST(fs::is_symlink(link));
+  BOOST_TEST(read(real) == "new");
+  BOOST_TEST((fs::status(real).permissions() == (fs::perms::owner_read | fs::perms::owner_write)));
+  // A link to a file not written yet: the file is made where the link points.
+  const fs::path dangling = folder.path / "next.bin";
+  fs::create_symlink(folder.path / "run7" / "later.bin", dangling);
+  subgrad::write_file_atomically(dangling, "later");
+  BOOST_TEST(fs::is_symlink(dangling));
+  BOOST_TEST(read(folder.path / "run7" / "later.bin") == "later");
+  // Links in a loop: an Error, nothing written.
+  fs::create_symlink(folder.path / "b", folder.path / "a");
+  fs::create_symlink(folder.path / "a", folder.path / "b");
+  BOOST_CHECK_EXCEPTION(subgrad::write_file_atomically(folder.path / "a", "text"), subgrad::Error,
+                        [](const subgrad::Error& e) {
+                          return std::string(e.what()).find("symbolic links") != std::string::npos;
+                        });
+  BOOST_TEST(partial_files(folder.path) == 0);
+}
+
 BOOST_AUTO_TEST_CASE(concurrent_writers_of_one_path_all_succeed_with_whole_files) {
   ScratchFolder folder;
   const fs::path file = folder.path / "shared.txt";
