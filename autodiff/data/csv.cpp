@@ -1,9 +1,13 @@
 #include "subgrad/data/csv.hpp"
 
+#include <locale.h>
+
 #include <charconv>
+#include <cstdlib>
 #include <fstream>
 #include <optional>
 #include <sstream>
+#include <string>
 #include <string_view>
 
 #include <fmt/format.h>
@@ -67,14 +71,23 @@ std::vector<std::string> split(std::string_view line, const std::filesystem::pat
   }
 }
 
+// The number a field holds, if it is one. A number beyond double's range (1e400, 1e-400) is
+// rounded to infinity or to zero (or a denormal), as strtod, NumPy and pandas read it: from_chars
+// leaves it unread, so it goes to strtod in the "C" locale (whatever the program's locale), which
+// reads every form from_chars does. Before, it was "not a number", and on the first line it made
+// a row of data a header, silently.
 std::optional<double> number(std::string_view field) {
   if (!field.empty() && field.front() == '+') field.remove_prefix(1);
+  if (field.empty()) return std::nullopt;
+  const char* const last = field.data() + field.size();
   double value = 0.0;
-  const auto [end, error] = std::from_chars(field.data(), field.data() + field.size(), value);
-  if (field.empty() || error != std::errc() || end != field.data() + field.size()) {
-    return std::nullopt;
-  }
-  return value;
+  const auto [end, error] = std::from_chars(field.data(), last, value);
+  if (end != last) return std::nullopt;
+  if (error == std::errc()) return value;
+  if (error != std::errc::result_out_of_range) return std::nullopt;
+  static const locale_t c_locale = ::newlocale(LC_ALL_MASK, "C", locale_t{});
+  const std::string text(field);
+  return ::strtod_l(text.c_str(), nullptr, c_locale);
 }
 
 }  // namespace

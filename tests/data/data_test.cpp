@@ -5,8 +5,10 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <set>
 #include <string>
 #include <vector>
@@ -195,6 +197,26 @@ BOOST_AUTO_TEST_CASE(csv_byte_order_marks_and_quoted_fields) {
   BOOST_CHECK_EXCEPTION(data::read_csv(scratch.write("after.csv", "a,\"b\"c\n1,2\n")),
                         subgrad::Error,
                         says("after.csv: line 1, field 2: text after the closing quote"));
+}
+
+// Numbers beyond double's range read as NumPy and pandas read them (1e400 is inf, 1e-400 is 0):
+// they were "not a number", and on the first line they made a row of data a header, silently.
+BOOST_AUTO_TEST_CASE(csv_numbers_beyond_the_range_of_double) {
+  Scratch scratch;
+  const data::CsvTable table =
+      data::read_csv(scratch.write("range.csv", "1e400,-1e400,1e-400,-1e-5000\n1e-320,2,3,4\n"));
+  BOOST_TEST(table.header.empty());
+  BOOST_TEST(table.values.rows() == 2u);
+  BOOST_TEST(table.values(0, 0) == std::numeric_limits<double>::infinity());
+  BOOST_TEST(table.values(0, 1) == -std::numeric_limits<double>::infinity());
+  BOOST_TEST(table.values(0, 2) == 0.0);
+  BOOST_TEST((table.values(0, 3) == 0.0 && std::signbit(table.values(0, 3))));
+  BOOST_TEST(table.values(1, 0) == 1e-320);  // a denormal, exactly as the compiler reads it
+  // Under a header, too.
+  const data::CsvTable with_header =
+      data::read_csv(scratch.write("range_header.csv", "a,b\n2.5e-400,1.5\n"));
+  BOOST_TEST(with_header.values(0, 0) == 0.0);
+  BOOST_TEST(with_header.values(0, 1) == 1.5);
 }
 
 BOOST_AUTO_TEST_CASE(batches_visit_every_sample_once_per_pass) {
