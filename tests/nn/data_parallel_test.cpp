@@ -128,6 +128,56 @@ BOOST_AUTO_TEST_CASE(the_gradient_and_loss_are_the_whole_batchs_for_every_thread
   }
 }
 
+// The calling thread's kink rule and FiniteCheck are per thread: the workers' parts must run
+// under them too, or a step split over threads is not the one-thread step.
+BOOST_AUTO_TEST_CASE(the_callers_kink_rule_and_finite_check_reach_every_part) {
+  // Zero inputs and a zero first bias put every first-layer relu at its kink: relu'(0) decides
+  // whether that bias gets a gradient (0 under min_norm, 1 under right).
+  nn::Sequential model = small_network();
+  for (const auto& p : model.parameters()) {
+    if (p.name == "0.bias")
+      std::fill(p.parameter->value().span().begin(), p.parameter->value().span().end(), 0.0f);
+  }
+  const Tensor<float> x(8, 6);
+  const std::vector<int> labels = labels_for(8, 4);
+  auto bias_gradient_norm = [](const std::vector<std::vector<float>>& gradients) {
+    double sum = 0.0;
+    for (const float g : gradients[1]) sum += std::abs(g);  // parameter 1: 0.bias
+    return sum;
+  };
+  const subgrad::KinkScope right{subgrad::kink::right};
+  std::vector<std::vector<float>> expected;
+  {
+    nn::Sequential reference = model;
+    Tape tape;
+    subgrad::backward(nn::cross_entropy(reference(x), labels));
+    expected = gradients_of(reference);
+  }
+  BOOST_TEST_REQUIRE(bias_gradient_norm(expected) > 0.0);  // the rule matters here
+  {
+    Tape tape;
+    nn::DataParallel parallel(model, 2);
+    parallel.backward(x, labels, classification_loss);
+    check_close(gradients_of(model), expected, 1e-6);
+  }
+  // A FiniteCheck on the calling thread catches a NaN in a worker's part (rows 4 to 7).
+  Tensor<float> inputs = random_tensor(8, 6, 3);
+  inputs(0, 0) = 1.0f;
+  inputs(4, 0) = -1.0f;
+  auto log_of_first_input = [](nn::Module& m, const Tensor<float>& part, std::span<const int> y) {
+    const TensorVar<float> logits = m(part);
+    return Var(nn::cross_entropy(logits, y) +
+               subgrad::log(subgrad::sum(logits) * 0.0 + static_cast<double>(part(0, 0))));
+  };
+  Tape tape;
+  nn::DataParallel parallel(model, 2);
+  BOOST_TEST(std::isnan(parallel.backward(inputs, labels, log_of_first_input)));
+  const subgrad::FiniteCheck check;
+  tape.clear();
+  BOOST_CHECK_EXCEPTION(parallel.backward(inputs, labels, log_of_first_input), subgrad::Error,
+                        says("log"));
+}
+
 BOOST_AUTO_TEST_CASE(tensor_targets_and_sum_losses) {
   const Tensor<float> x = random_tensor(9, 6, 2);
   const Tensor<float> target = random_tensor(9, 4, 3);

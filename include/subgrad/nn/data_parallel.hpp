@@ -43,7 +43,9 @@
 #include <fmt/format.h>
 
 #include "subgrad/core/error.hpp"
+#include "subgrad/core/finite_check.hpp"
 #include "subgrad/core/gradient.hpp"
+#include "subgrad/core/kink.hpp"
 #include "subgrad/core/tape.hpp"
 #include "subgrad/core/var.hpp"
 #include "subgrad/nn/init.hpp"
@@ -254,8 +256,15 @@ class BasicDataParallel {
       part.gradients.assign(model_parameters_.size(), {});
     }
     const bool training = model_.is_training();
-    job_ = [&, parts, rows, training](std::size_t k) {
+    // The calling thread's kink rule and FiniteCheck hold in every part, as on one thread: both
+    // are per thread, and a worker's own would be the defaults.
+    const KinkRule kink_rule = current_kink_rule();
+    const bool finite_checking = subgrad::detail::finite_check_on();
+    job_ = [&, parts, rows, training, kink_rule, finite_checking](std::size_t k) {
       if (k >= parts) return;  // this step has fewer parts than threads
+      const KinkScope kink_scope{kink_rule};
+      std::optional<FiniteCheck> finite_check;
+      if (finite_checking && k > 0) finite_check.emplace();
       Part& part = parts_[k];
       part.first = k * rows / parts;
       part.rows = (k + 1) * rows / parts - part.first;
