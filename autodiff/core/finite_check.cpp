@@ -47,4 +47,15 @@ void throw_non_finite_statement(double value, const double* partials, std::size_
                   what_is_not_finite(value, all), fmt::join(all, ", ")));
 }
 
+void throw_non_finite_element(std::string_view operation, double value, std::size_t row,
+                              std::size_t col, std::size_t rows, std::size_t cols) {
+  if (rows == 0 && cols == 0) {
+    throw Error(fmt::format("subgrad::FiniteCheck: {} gives {}", operation, number(value)));
+  }
+  throw Error(
+      fmt::format("subgrad::FiniteCheck: {} gives {} at element ({}, {}) of its {} x {} "
+                  "result",
+                  operation, number(value), row, col, rows, cols));
+}
+
 }  // namespace subgrad::detail

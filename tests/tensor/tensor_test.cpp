@@ -449,6 +449,52 @@ BOOST_AUTO_TEST_CASE(mse_needs_equal_shapes) {
   BOOST_TEST(close(c.adjoint(), -2.0 * ((0.0 - 2.0) + (1.0 - 2.0) + (2.0 - 2.0)) / 3.0));
 }
 
+// FiniteCheck covers the results of tensor operations (element-wise expressions, matmul,
+// softmax, reductions, losses): each names the operation and the element, and records nothing.
+BOOST_AUTO_TEST_CASE(finite_check_covers_tensor_results) {
+  auto says = [](std::string text) {
+    return [text](const subgrad::Error& e) {
+      const bool found = std::string(e.what()).find(text) != std::string::npos;
+      if (!found) BOOST_TEST_MESSAGE("message was: " << e.what());
+      return found;
+    };
+  };
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  Tape tape;
+  TensorVar<double> x(Tensor<double>{{1, 0}});
+  TensorVar<double> huge(Tensor<double>{{1e308, 1e308}});
+  TensorVar<double> with_nan(Tensor<double>{{0, nan}});
+  const std::vector<int> label{0};
+  // Off: the same operations give non-finite values without a word.
+  BOOST_TEST(std::isinf(TensorVar<double>(subgrad::log(x)).value()(0, 1)));
+  BOOST_TEST(std::isinf(subgrad::sum(huge).value()));
+  const subgrad::FiniteCheck check;
+  const std::size_t nodes = tape.node_count();
+  BOOST_CHECK_EXCEPTION(
+      TensorVar<double>(subgrad::log(x)), subgrad::Error,
+      says("subgrad::FiniteCheck: an element-wise tensor expression gives -inf at element (0, 1) "
+           "of its 1 x 2 result"));
+  BOOST_CHECK_EXCEPTION(subgrad::matmul(huge, subgrad::transpose(huge)), subgrad::Error,
+                        says("subgrad::matmul gives inf at element (0, 0) of its 1 x 1 result"));
+  BOOST_CHECK_EXCEPTION(subgrad::softmax(with_nan), subgrad::Error,
+                        says("subgrad::softmax gives nan at element (0, 0)"));
+  BOOST_CHECK_EXCEPTION(subgrad::sum(huge, subgrad::Axis::columns), subgrad::Error,
+                        says("subgrad::sum(t, axis) gives inf at element (0, 0) of its 1 x 1"));
+  BOOST_CHECK_EXCEPTION(subgrad::sum(huge), subgrad::Error, says("subgrad::sum gives inf"));
+  BOOST_CHECK_EXCEPTION(subgrad::mean(with_nan), subgrad::Error, says("subgrad::mean gives nan"));
+  BOOST_CHECK_EXCEPTION(subgrad::cross_entropy(with_nan, label), subgrad::Error,
+                        says("subgrad::cross_entropy gives nan"));
+  BOOST_CHECK_EXCEPTION(subgrad::binary_cross_entropy_with_logits(with_nan, Tensor<double>(1, 2)),
+                        subgrad::Error,
+                        says("subgrad::binary_cross_entropy_with_logits gives nan"));
+  BOOST_CHECK_EXCEPTION(subgrad::maxout(with_nan, 2), subgrad::Error,
+                        says("subgrad::maxout gives nan at element (0, 0) of its 1 x 1 result"));
+  BOOST_TEST(tape.node_count() == nodes);
+  // Finite results pass.
+  BOOST_TEST(TensorVar<double>(subgrad::exp(x)).value()(0, 1) == 1.0);
+  BOOST_TEST(subgrad::sum(x).value() == 1.0);
+}
+
 BOOST_AUTO_TEST_CASE(float_tensors_agree_with_double_at_float_precision) {
   const Tensor<double> x0{{0.3, -1.2, 2.5}, {0.0, 1.7, -0.4}};
   Tensor<float> xf(2, 3);

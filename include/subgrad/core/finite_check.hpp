@@ -42,6 +42,11 @@ constexpr bool finite(double x) noexcept { return x - x == 0.0; }
 /// Throws: a statement's value or a partial (as written on the tape) is not finite.
 [[noreturn]] void throw_non_finite_statement(double value, const double* partials,
                                              std::size_t count);
+/// Throws: element (row, col) of an operation's rows x cols result is `value`, not finite (a
+/// scalar result: rows and cols 0).
+[[noreturn]] void throw_non_finite_element(std::string_view operation, double value,
+                                           std::size_t row, std::size_t col, std::size_t rows,
+                                           std::size_t cols);
 
 /// A primitive's arguments, kept while a FiniteCheck is on for the report of its check after the
 /// evaluation: so that the argument need not stay live across the evaluation, which is often a

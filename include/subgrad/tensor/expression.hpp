@@ -323,6 +323,7 @@ TensorSlot<T>* assign_expression(const E& expression) {
     for (std::size_t j = 0; j < cols; ++j)
       out[i * cols + j] = static_cast<T>(expression.value(i, j));
   }
+  check_finite_result(slot.value, "an element-wise tensor expression");
   record_tensor_node<FusedNode<E, T>>(tape, expression, &slot, &tape);
   return &slot;
 }

@@ -216,6 +216,7 @@ TensorVar<T> product(const MatrixOperand<T>& a, const MatrixOperand<T>& b, Tenso
   }
   gemm<T>(a.transposed, b.transposed, m, n, a.cols(), T(1), a.values(), b.values(),
           bias != nullptr ? T(1) : T(0), c);
+  check_finite_result(result.value, "subgrad::matmul");
   if (active) record_tensor_node<MatmulNode<T>>(tape, a.kept(), b.kept(), bias, &result, &tape);
   return TensorVarAccess::make(&result, tape.id());
 }

@@ -70,6 +70,7 @@ Var scalar_of_tensor(const TensorVar<T>& t, double value, double scale, std::siz
                      std::string_view operation) {
   Tape& tape = Tape::active();
   check_tensor_tape(tape, t.tape_id(), operation, t.rows(), t.cols());
+  check_finite_result(value, operation);
   const Var out = value;  // a new variable; the node below feeds its adjoint back
   record_tensor_node<ScalarOfTensorNode<T>>(tape, TensorVarAccess::slot(t), out.index(), scale,
                                             element, &tape);
@@ -148,6 +149,7 @@ auto sum(const X& x, Axis axis) {
       result.value.data()[axis == Axis::rows ? j : i] += t.value()(i, j);
     }
   }
+  detail::check_finite_result(result.value, "subgrad::sum(t, axis)");
   detail::record_tensor_node<detail::AxisSumNode<T>>(tape, detail::TensorVarAccess::slot(t),
                                                      &result, axis, &tape);
   return detail::TensorVarAccess::make(&result, tape.id());
@@ -214,6 +216,7 @@ Var cross_entropy(const X& logits_operand, std::span<const int> labels) {
     for (std::size_t j = 0; j < cols; ++j) total += std::exp(double(row[j]) - largest);
     loss += largest + std::log(total) - double(row[labels[i]]);
   }
+  detail::check_finite_result(loss / static_cast<double>(rows), "subgrad::cross_entropy");
   const Var out = loss / static_cast<double>(rows);
   detail::record_tensor_node<detail::CrossEntropyNode<T>>(
       tape, detail::TensorVarAccess::slot(logits), kept, out.index(), &tape);
@@ -274,6 +277,7 @@ auto softmax_of(const X& x, bool logarithm, std::string_view operation) {
       out[j] = T(logarithm ? shifted - log_total : std::exp(shifted) / total);
     }
   }
+  check_finite_result(result.value, logarithm ? "subgrad::log_softmax" : "subgrad::softmax");
   record_tensor_node<SoftmaxNode<T>>(tape, TensorVarAccess::slot(t), &result, logarithm, &tape);
   return TensorVarAccess::make(&result, tape.id());
 }
@@ -332,6 +336,8 @@ Var binary_cross_entropy_with_logits(const X& logits_operand, const Tensor<T>& t
     loss += std::max(zk, 0.0) - zk * tk + std::log1p(std::exp(-std::abs(zk)));
   }
   Tape& tape = Tape::active();
+  detail::check_finite_result(loss / static_cast<double>(z.size()),
+                              "subgrad::binary_cross_entropy_with_logits");
   const Var out = loss / static_cast<double>(z.size());
   detail::record_tensor_node<detail::LogitsLossNode<T>>(tape, detail::TensorVarAccess::slot(logits),
                                                         detail::constant_slot(targets), out.index(),

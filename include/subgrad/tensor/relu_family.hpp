@@ -85,6 +85,7 @@ auto maxout(const X& x, std::size_t pieces, KinkRule rule = current_kink_rule())
       result.value(i, g) = largest;
     }
   }
+  detail::check_finite_result(result.value, "subgrad::maxout");
   detail::record_tensor_node<detail::MaxoutNode<T>>(tape, detail::TensorVarAccess::slot(t), &result,
                                                     pieces, rule, &tape);
   return detail::TensorVarAccess::make(&result, tape.id());

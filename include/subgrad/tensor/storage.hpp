@@ -11,9 +11,11 @@
 #include <deque>
 #include <memory>
 #include <new>
+#include <string_view>
 #include <utility>
 #include <vector>
 
+#include "subgrad/core/finite_check.hpp"
 #include "subgrad/core/tape.hpp"
 #include "subgrad/tensor/tensor.hpp"
 
@@ -32,7 +34,8 @@ struct TensorSlot {
   /// Makes the adjoint this sweep's, zeroing it if it was another's.
   void touch(std::uint64_t sweep) { touch(sweep, T(0)); }
   /// Makes the adjoint this sweep's without writing it: true if it was another sweep's, and the
-  /// caller must then overwrite every element (a GEMM with beta = 0 instead of zeros plus beta = 1).
+  /// caller must then overwrite every element (a GEMM with beta = 0 instead of zeros plus beta =
+  /// 1).
   bool claim(std::uint64_t sweep) {
     if (adjoint_sweep == sweep) return false;
     adjoint.resize(value.size());
@@ -149,6 +152,28 @@ const Node* record_tensor_node(Tape& tape, Arguments&&... arguments) {
   const Node* node = tape.attachment<NodeArena>().make<Node>(std::forward<Arguments>(arguments)...);
   tape.record_node(&Node::backward, node);
   return node;
+}
+
+/// While a FiniteCheck is on: throws at the first element of an operation's result that is not
+/// finite, before the operation is recorded. Off, one thread-local test per operation.
+template <class T>
+void check_finite_result(const Tensor<T>& values, std::string_view operation) {
+  if (!finite_check_on()) [[likely]]
+    return;
+  const T* data = values.data();
+  for (std::size_t k = 0; k < values.size(); ++k) {
+    const double value = element_to_double(data[k]);
+    if (!finite(value)) [[unlikely]] {
+      throw_non_finite_element(operation, value, k / values.cols(), k % values.cols(),
+                               values.rows(), values.cols());
+    }
+  }
+}
+
+/// The same for an operation whose result is a scalar (sum, mean, a loss).
+inline void check_finite_result(double value, std::string_view operation) {
+  if (finite_check_on() && !finite(value)) [[unlikely]]
+    throw_non_finite_element(operation, value, 0, 0, 0, 0);
 }
 
 }  // namespace subgrad::detail
