@@ -34,8 +34,7 @@ struct TensorSlot {
   /// Makes the adjoint this sweep's, zeroing it if it was another's.
   void touch(std::uint64_t sweep) { touch(sweep, T(0)); }
   /// Makes the adjoint this sweep's without writing it: true if it was another sweep's, and the
-  /// caller must then overwrite every element (a GEMM with beta = 0 instead of zeros plus beta =
-  /// 1).
+  /// caller must then overwrite every element (a GEMM with beta 0 instead of zeros and beta 1).
   bool claim(std::uint64_t sweep) {
     if (adjoint_sweep == sweep) return false;
     adjoint.resize(value.size());
