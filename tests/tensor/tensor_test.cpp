@@ -559,6 +559,18 @@ BOOST_AUTO_TEST_CASE(misuse_is_an_error_naming_the_operation_and_shapes) {
   BOOST_TEST((resized.rows() == 2 && resized.cols() == 2 && resized.size() == 4));
   BOOST_CHECK_EXCEPTION(subgrad::tensor_of(std::span<const Var>(), large, large), subgrad::Error,
                         says("subgrad::tensor_of: 4294967296 x 4294967296"));
+#if !defined(__SANITIZE_ADDRESS__)  // AddressSanitizer aborts on a failed allocation by design
+  // A size that fits a vector but no machine (2^60 bytes, beyond any x86-64 address space, so
+  // that no overcommit setting lets it through): an Error saying what and how much, not a bare
+  // std::bad_alloc.
+  const std::size_t too_many = std::size_t{1} << 57;
+  BOOST_CHECK_EXCEPTION(Tensor<double>(too_many, 1), subgrad::Error,
+                        says("subgrad::Tensor: 144115188075855872 x 1 elements "
+                             "(1152921504606846976 bytes) cannot be allocated"));
+  BOOST_CHECK_EXCEPTION(resized.resize(1, too_many), subgrad::Error,
+                        says("subgrad::Tensor::resize: 1 x 144115188075855872 elements"));
+  BOOST_TEST((resized.rows() == 2 && resized.cols() == 2 && resized.size() == 4));
+#endif
 }
 
 // One step of a small MLP: after the first step on a cleared tape, nothing is allocated.

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
+#include <new>
 #include <span>
 #include <string>
 #include <vector>
@@ -56,6 +57,23 @@ std::size_t element_count(std::size_t rows, std::size_t cols, const char* operat
   }
   return count;
 }
+/// What a tensor's allocation failing throws instead of std::bad_alloc, which says neither what
+/// nor how much.
+inline Error allocation_error(const char* operation, std::size_t rows, std::size_t cols,
+                              std::size_t bytes) {
+  return Error(fmt::format("subgrad::{}: {} x {} elements ({} bytes) cannot be allocated",
+                           operation, rows, cols, bytes));
+}
+/// rows x cols elements of `value`.
+template <class T>
+std::vector<T> make_elements(std::size_t rows, std::size_t cols, T value, const char* operation) {
+  const std::size_t count = element_count<T>(rows, cols, operation);
+  try {
+    return std::vector<T>(count, value);
+  } catch (const std::bad_alloc&) {
+    throw allocation_error(operation, rows, cols, count * sizeof(T));
+  }
+}
 }  // namespace detail
 
 /// A dense row-major rows x cols matrix of T (float or double, or _Float16).
@@ -68,10 +86,10 @@ class Tensor {
   Tensor() = default;
   /// rows x cols zeros.
   Tensor(std::size_t rows, std::size_t cols)
-      : rows_(rows), cols_(cols), data_(detail::element_count<T>(rows, cols, "Tensor")) {}
+      : rows_(rows), cols_(cols), data_(detail::make_elements<T>(rows, cols, T(0), "Tensor")) {}
   /// rows x cols, every element `value`.
   Tensor(std::size_t rows, std::size_t cols, T value)
-      : rows_(rows), cols_(cols), data_(detail::element_count<T>(rows, cols, "Tensor"), value) {}
+      : rows_(rows), cols_(cols), data_(detail::make_elements<T>(rows, cols, value, "Tensor")) {}
   /// Nested lists, one per row: Tensor<double>{{1, 2}, {3, 4}}.
   Tensor(std::initializer_list<std::initializer_list<T>> rows) : rows_(rows.size()) {
     cols_ = rows.size() == 0 ? 0 : rows.begin()->size();
@@ -100,7 +118,12 @@ class Tensor {
   /// Makes this rows x cols, keeping the allocation when it is large enough (elements past the
   /// old size are zero; the others keep their memory order).
   void resize(std::size_t rows, std::size_t cols) {
-    data_.resize(detail::element_count<T>(rows, cols, "Tensor::resize"));
+    const std::size_t count = detail::element_count<T>(rows, cols, "Tensor::resize");
+    try {
+      data_.resize(count);
+    } catch (const std::bad_alloc&) {
+      throw detail::allocation_error("Tensor::resize", rows, cols, count * sizeof(T));
+    }
     rows_ = rows;
     cols_ = cols;
   }
