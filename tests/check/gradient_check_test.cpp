@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <limits>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -210,6 +211,9 @@ BOOST_AUTO_TEST_CASE(jumps_are_reported_and_fail_only_when_strict) {
   BOOST_TEST((report.coordinates[1].kind == Smoothness::discontinuous));
   const std::string table = fmt::format("{}", report);
   BOOST_TEST(table.find("discontinuous") != std::string::npos);
+  std::ostringstream out;
+  out << report;
+  BOOST_TEST(out.str() == table);
   options.strict = true;
   BOOST_TEST(!subgrad::check_gradient(f, std::vector<double>{1.0, 2.0}, options).ok());
 }

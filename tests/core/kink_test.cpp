@@ -1,6 +1,8 @@
 #include "subgrad/core/kink.hpp"
 #include "subgrad/core/arithmetic.hpp"
 
+#include <sstream>
+
 #include <boost/test/unit_test.hpp>
 
 #include "subgrad/core/format.hpp"
@@ -87,4 +89,7 @@ BOOST_AUTO_TEST_CASE(rules_have_names) {
   BOOST_TEST(kink::right.name() == "right");
   BOOST_TEST(kink::midpoint.name() == "midpoint");
   BOOST_TEST(fmt::format("{}", kink::convex(0.25)) == "convex(0.25)");
+  std::ostringstream out;
+  out << kink::left << ' ' << kink::convex(0.25);
+  BOOST_TEST(out.str() == "left convex(0.25)");
 }

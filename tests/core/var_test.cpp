@@ -2,6 +2,8 @@
 #include "subgrad/core/arithmetic.hpp"
 
 #include <cmath>
+#include <iomanip>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -341,4 +343,13 @@ BOOST_AUTO_TEST_CASE(formats_as_its_value) {
   Var x = 1.25;
   BOOST_TEST(fmt::format("{}", x) == "1.25");
   BOOST_TEST(fmt::format("{:.3f}", Var(x * 2.0 + 0.0005)) == "2.501");
+}
+
+BOOST_AUTO_TEST_CASE(streams_as_a_double) {
+  Tape tape;
+  const Var x = 3.14159;
+  std::ostringstream out;
+  out << x << ' ' << std::setprecision(3) << x << ' ' << std::fixed << std::setw(8) << x << ' '
+      << Var();
+  BOOST_TEST(out.str() == "3.14159 3.14    3.142 0.000");
 }

@@ -2,6 +2,8 @@
 #include "subgrad/core/arithmetic.hpp"
 
 #include <cmath>
+#include <iomanip>
+#include <sstream>
 #include <vector>
 
 #include <boost/test/unit_test.hpp>
@@ -32,6 +34,10 @@ BOOST_AUTO_TEST_CASE(arithmetic_carries_tangents) {
   BOOST_TEST((x > 2.0));
   BOOST_TEST((1.0 < x));
   BOOST_TEST(fmt::format("{}", x) == "3 + 1ε");
+  std::ostringstream out;
+  out << x << ", " << std::setprecision(2) << Dual<double>{1.0 / 3.0, 2.0 / 3.0} << ", "
+      << Dual<Dual<double>>{{0.5, 1.0}, {1.0, 0.0}};
+  BOOST_TEST(out.str() == "3 + 1ε, 0.33 + 0.67ε, 0.5 + 1ε");
 }
 
 BOOST_AUTO_TEST_CASE(forward_equals_reverse_at_every_kink_under_every_rule) {

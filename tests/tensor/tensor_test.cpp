@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <utility>
@@ -61,6 +62,9 @@ BOOST_AUTO_TEST_CASE(tensors_hold_values_row_major) {
   BOOST_TEST(t(1, 0) == 4.0);
   BOOST_TEST(t.data()[2] == 3.0);
   BOOST_TEST(fmt::format("{}", t) == "[[1, 2, 3], [4, 5, 6]]");
+  std::ostringstream out;
+  out << t << ' ' << TensorVar<double>(Tensor<double>{{0.5}, {-2}});
+  BOOST_TEST(out.str() == "[[1, 2, 3], [4, 5, 6]] [[0.5], [-2]]");
   BOOST_TEST(Tensor<float>(2, 2, 1.5f)(1, 1) == 1.5f);
   BOOST_CHECK_THROW((Tensor<double>{{1, 2}, {3}}), subgrad::Error);
 }

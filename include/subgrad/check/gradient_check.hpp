@@ -23,6 +23,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <iosfwd>
 #include <limits>
 #include <optional>
 #include <ranges>
@@ -123,6 +124,17 @@ std::string format_report(const JacobianReport& report);
 /// (compiled, so that this header does not include <random>).
 std::vector<double> standard_normal_draws(std::uint64_t seed, std::size_t count);
 
+}  // namespace detail
+
+/// Writes the report's table (the text fmt's `{}` gives, check/format.hpp).
+template <class Report, class Traits>
+requires std::same_as<Report, GradientReport> || std::same_as<Report, JacobianReport>
+    std::basic_ostream<char, Traits>
+&operator<<(std::basic_ostream<char, Traits>& out, const Report& report) {
+  return out << detail::format_report(report);
+}
+
+namespace detail {
 template <class F>
 constexpr bool forward_capable = std::invocable<F&, std::span<const Dual<double>>>;
 

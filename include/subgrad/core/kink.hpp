@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <iosfwd>
 #include <limits>
 #include <span>
 #include <string>
@@ -93,6 +94,13 @@ struct KinkRule {
     return "unknown";
   }
 };
+
+/// Writes the rule's name ("convex(0.25)").
+template <class Traits>
+std::basic_ostream<char, Traits>& operator<<(std::basic_ostream<char, Traits>& out,
+                                             const KinkRule& rule) {
+  return out << rule.name();
+}
 
 namespace kink {
 /// The element of [left, right] closest to 0 (PyTorch's documented rule; relu'(0) = 0).

@@ -5,6 +5,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <iosfwd>
 #include <string_view>
 #include <type_traits>
 #include <utility>
@@ -249,6 +250,14 @@ void check_operand_tape(const Tape& tape, const Var& operand, std::string_view o
     tape.check_owns(operand.tape_id(), operation, describe());
 }
 }  // namespace detail
+
+/// Writes the value, as the stream writes a double (its precision, width and flags apply), as
+/// fmt's `{}` does (core/format.hpp). A template so that this header needs only <iosfwd>.
+template <class Char, class Traits>
+std::basic_ostream<Char, Traits>& operator<<(std::basic_ostream<Char, Traits>& out,
+                                             const Var& var) {
+  return out << var.value();
+}
 
 inline Var detail::VarAccess::make(double value, Index index, std::uint32_t tape) noexcept {
   Var var;

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <concepts>
 #include <cstddef>
+#include <iosfwd>
 #include <limits>
 #include <type_traits>
 #include <vector>
@@ -254,6 +255,14 @@ auto maxout_of_duals(Choice choice, const Pieces&... pieces) {
   return D{result.value(), tangent};
 }
 }  // namespace detail
+
+/// Writes "value + tangentε" (the primal values of both, so a Dual<Var> or nested Dual prints its
+/// numbers), each as the stream writes a double, as fmt's `{}` does (forward/format.hpp).
+template <class T, class Traits>
+std::basic_ostream<char, Traits>& operator<<(std::basic_ostream<char, Traits>& out,
+                                             const Dual<T>& x) {
+  return out << primal_value(x.value()) << " + " << primal_value(x.tangent()) << "ε";
+}
 
 /// maxout on Duals (and plain numbers, a trailing KinkRule allowed): the same tie weights as
 /// reverse mode.

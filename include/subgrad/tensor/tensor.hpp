@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
+#include <iosfwd>
 #include <new>
 #include <span>
 #include <string>
@@ -156,3 +157,13 @@ struct fmt::formatter<subgrad::Tensor<T>> : fmt::formatter<T> {
     return fmt::format_to(out, "]");
   }
 };
+
+namespace subgrad {
+/// Writes what fmt's `{}` gives ("[[1, 2], [3, 4]]", above); the stream's precision and width do
+/// not apply (use fmt::print("{:.3f}", t) for a format per element).
+template <class T, class Traits>
+std::basic_ostream<char, Traits>& operator<<(std::basic_ostream<char, Traits>& out,
+                                             const Tensor<T>& t) {
+  return out << fmt::format("{}", t);
+}
+}  // namespace subgrad

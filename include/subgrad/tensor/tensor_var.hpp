@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <iosfwd>
 #include <string_view>
 #include <type_traits>
 
@@ -235,3 +236,12 @@ struct fmt::formatter<subgrad::TensorVar<T>> : fmt::formatter<subgrad::Tensor<T>
     return fmt::formatter<subgrad::Tensor<T>>::format(t.value(), context);
   }
 };
+
+namespace subgrad {
+/// Writes the value, as for a Tensor.
+template <class T, class Traits>
+std::basic_ostream<char, Traits>& operator<<(std::basic_ostream<char, Traits>& out,
+                                             const TensorVar<T>& t) {
+  return out << t.value();
+}
+}  // namespace subgrad
