@@ -20,11 +20,14 @@ namespace {
 
 // The layout, all integers little-endian:
 //   magic "subgrad\x1a" | u32 version | u32 element size | u32 n, optimizer name (n bytes) |
-//   f64 learning rate | u64 steps | u64 tensor count |
-//   per tensor: u32 n, name (n bytes), u64 rows, u64 cols, rows * cols elements |
-//   u32 CRC-32 of everything before it.
+//   f64 learning rate | u64 steps |
+//   u64 count, per optimizer parameter: u32 n, name (n bytes), u64 steps that updated it |
+//   u64 tensor count | per tensor: u32 n, name (n bytes), u64 rows, u64 cols, rows * cols
+//   elements | u32 CRC-32 of everything before it.
+// Version 1 had no per-parameter step counts: every parameter counted every step.
 constexpr std::string_view magic{"subgrad\x1a", 8};
-constexpr std::uint32_t version = 1;
+constexpr std::uint32_t version = 2;
+constexpr std::uint32_t oldest_version = 1;
 
 static_assert(std::endian::native == std::endian::little,
               "subgrad checkpoints store elements as little-endian bytes");
@@ -83,6 +86,12 @@ void save_checkpoint(const std::filesystem::path& path, const CheckpointContents
   out += contents.optimizer;
   put(out, std::bit_cast<std::uint64_t>(contents.learning_rate), 8);
   put(out, contents.steps, 8);
+  put(out, contents.parameter_steps.size(), 8);
+  for (const CheckpointStepCount& count : contents.parameter_steps) {
+    put(out, count.name.size(), 4);
+    out += count.name;
+    put(out, count.steps, 8);
+  }
   put(out, contents.tensors.size(), 8);
   for (const CheckpointTensor& t : contents.tensors) {
     put(out, t.name.size(), 4);
@@ -109,9 +118,9 @@ void load_checkpoint(const std::filesystem::path& path, CheckpointContents& cont
   }
   Reader header(path, std::string_view(bytes).substr(magic.size()));
   const std::uint64_t file_version = header.integer(4, "the header");
-  if (file_version != version) {
-    fail(path, fmt::format("is a version {} checkpoint; this subgrad reads version {}",
-                           file_version, version));
+  if (file_version < oldest_version || file_version > version) {
+    fail(path, fmt::format("is a version {} checkpoint; this subgrad reads versions {} to {}",
+                           file_version, oldest_version, version));
   }
   // The checksum covers everything before it: a truncated or damaged file fails here, before
   // anything in it is trusted.
@@ -141,6 +150,20 @@ void load_checkpoint(const std::filesystem::path& path, CheckpointContents& cont
   }
   const double learning_rate = std::bit_cast<double>(reader.integer(8, "the header"));
   const std::uint64_t steps = reader.integer(8, "the header");
+  std::map<std::string, std::uint64_t, std::less<>> stored_parameter_steps;
+  if (file_version >= 2) {
+    const std::uint64_t counts = reader.integer(8, "the header");
+    for (std::uint64_t k = 0; k < counts; ++k) {
+      const std::string name(
+          reader.bytes(reader.integer(4, "a parameter's step count"), "a parameter's step count"));
+      const std::uint64_t parameter_steps = reader.integer(8, "a parameter's step count");
+      if (parameter_steps > steps) {
+        fail(path, fmt::format("says parameter {} was updated in {} steps of {}", name,
+                               parameter_steps, steps));
+      }
+      stored_parameter_steps[name] = parameter_steps;
+    }
+  }
   const std::uint64_t count = reader.integer(8, "the header");
 
   struct Stored {
@@ -176,6 +199,18 @@ void load_checkpoint(const std::filesystem::path& path, CheckpointContents& cont
       fail(path, fmt::format("has {}, which the model does not", name));
     }
   }
+  if (with_optimizer && file_version >= 2) {
+    for (const CheckpointStepCount& expected_count : contents.parameter_steps) {
+      if (!stored_parameter_steps.contains(expected_count.name)) {
+        fail(path, fmt::format("has no step count of parameter {}", expected_count.name));
+      }
+    }
+    if (stored_parameter_steps.size() != contents.parameter_steps.size()) {
+      fail(path, fmt::format("has step counts of {} parameters; the {} has {}",
+                             stored_parameter_steps.size(), contents.optimizer,
+                             contents.parameter_steps.size()));
+    }
+  }
   // Everything checked: now change the model.
   for (CheckpointTensor& t : contents.tensors) {
     const std::string_view data = stored_tensors.find(t.name)->second.data;
@@ -184,6 +219,8 @@ void load_checkpoint(const std::filesystem::path& path, CheckpointContents& cont
   if (with_optimizer) {
     contents.learning_rate = learning_rate;
     contents.steps = steps;
+    for (CheckpointStepCount& count : contents.parameter_steps)
+      count.steps = file_version >= 2 ? stored_parameter_steps.find(count.name)->second : steps;
   }
 }
 

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include <zlib.h>
+
 #include <boost/test/unit_test.hpp>
 
 #include "error_message.hpp"
@@ -77,6 +79,14 @@ std::vector<float> state_of(nn::Sequential& model) {
   }
   return out;
 }
+// The bytes of a checkpoint with its CRC-32 (the last four bytes) computed again.
+std::string with_checksum(std::string bytes) {
+  const std::size_t body = bytes.size() - 4;
+  const uLong crc = crc32(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(bytes.data()),
+                          static_cast<uInt>(body));
+  for (int k = 0; k < 4; ++k) bytes[body + k] = static_cast<char>((crc >> (8 * k)) & 0xff);
+  return bytes;
+}
 bool bitwise_equal(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
@@ -118,6 +128,57 @@ BOOST_AUTO_TEST_CASE(resuming_after_an_epoch_is_bit_identical_to_not_stopping) {
   }
 }
 
+// A parameter that a step's backward does not reach is not counted (as torch.optim's per-parameter
+// step), and the checkpoint keeps each parameter's count.
+BOOST_AUTO_TEST_CASE(each_parameters_step_count_is_saved_and_restored) {
+  Scratch scratch;
+  const data::Dataset set = make_data();
+  auto with_extra = [](nn::Sequential& m, nn::Parameter& extra) {
+    std::vector<nn::NamedParameter<float>> parameters = m.parameters();
+    parameters.push_back({"extra", &extra});  // in the optimizer, never used by the model
+    return parameters;
+  };
+  nn::Sequential model = make_model(1);
+  nn::Parameter extra(Tensor<float>(1, 2, 0.5f));
+  nn::Adam adam(with_extra(model, extra), 0.01);
+  train_epoch(model, adam, set, 0);
+  const std::size_t last = adam.parameters().size() - 1;
+  BOOST_TEST(adam.steps() == 7u);
+  BOOST_TEST(adam.parameter_steps(0) == 7u);
+  BOOST_TEST(adam.parameter_steps(last) == 0u);
+  nn::save(scratch.folder / "run.ckpt", model, adam);
+
+  nn::Sequential resumed = make_model(99);
+  nn::Parameter resumed_extra(Tensor<float>(1, 2, 0.5f));
+  nn::Adam resumed_adam(with_extra(resumed, resumed_extra), 0.01);
+  nn::load(scratch.folder / "run.ckpt", resumed, resumed_adam);
+  BOOST_TEST(resumed_adam.steps() == 7u);
+  for (std::size_t k = 0; k <= last; ++k)
+    BOOST_TEST(resumed_adam.parameter_steps(k) == adam.parameter_steps(k), "parameter " << k);
+}
+
+// A file of version 1 (before per-parameter step counts; written by subgrad at 3d03c55 from
+// make_model(11, 2), Adam(0.01) and train_epoch(..., 0)) loads with every parameter counting every
+// step, which is what version 1's optimizers did, and training goes on as from the same run now.
+BOOST_AUTO_TEST_CASE(a_version_1_checkpoint_loads) {
+  const data::Dataset set = make_data();
+  nn::Sequential straight = make_model(11, 2);
+  nn::Adam straight_adam(straight.parameters(), 0.01);
+  train_epoch(straight, straight_adam, set, 0);
+
+  nn::Sequential loaded = make_model(3, 2);
+  nn::Adam loaded_adam(loaded.parameters(), 0.5);
+  nn::load(SUBGRAD_CHECKPOINT_VERSION_1, loaded, loaded_adam);
+  BOOST_TEST(loaded_adam.steps() == 7u);
+  BOOST_TEST(loaded_adam.learning_rate() == 0.01);
+  for (std::size_t k = 0; k < loaded_adam.parameters().size(); ++k)
+    BOOST_TEST(loaded_adam.parameter_steps(k) == 7u);
+  BOOST_TEST(bitwise_equal(state_of(loaded), state_of(straight)));
+  train_epoch(straight, straight_adam, set, 1);
+  train_epoch(loaded, loaded_adam, set, 1);
+  BOOST_TEST(bitwise_equal(state_of(loaded), state_of(straight)));
+}
+
 BOOST_AUTO_TEST_CASE(a_model_alone_loads_from_a_file_with_or_without_an_optimizer) {
   Scratch scratch;
   nn::Sequential model = make_model(1);
@@ -140,6 +201,7 @@ BOOST_AUTO_TEST_CASE(bad_checkpoints_are_errors_and_leave_the_model_unchanged) {
   const auto good_path = scratch.folder / "good.ckpt";
   nn::Sequential saved = make_model(1);
   nn::Adam adam(saved.parameters(), 0.01);
+  train_epoch(saved, adam, make_data(), 0);  // 7 steps
   nn::save(good_path, saved, adam);
   const std::string good = read(good_path);
 
@@ -164,10 +226,24 @@ BOOST_AUTO_TEST_CASE(bad_checkpoints_are_errors_and_leave_the_model_unchanged) {
   write(scratch.folder / "flipped.ckpt", flipped);
   refused(scratch.folder / "flipped.ckpt", "is corrupted or truncated");
   std::string future = good;
-  future[8] = 2;  // the version field
+  future[8] = 3;  // the version field
   write(scratch.folder / "future.ckpt", future);
   refused(scratch.folder / "future.ckpt",
-          "is a version 2 checkpoint; this subgrad reads version 1");
+          "is a version 3 checkpoint; this subgrad reads versions 1 to 2");
+
+  // A parameter's step count is checked against the optimizer's (a file altered, the checksum
+  // made right again), and every parameter of the optimizer needs one.
+  const std::size_t count_name = good.find("0.weight");  // the step counts come before tensors
+  BOOST_TEST_REQUIRE(count_name < good.find("parameter 0.weight"));
+  std::string more_steps = good;
+  more_steps[count_name + 8] = static_cast<char>(more_steps[count_name + 8] + 1);
+  write(scratch.folder / "more_steps.ckpt", with_checksum(more_steps));
+  refused(scratch.folder / "more_steps.ckpt",
+          "says parameter 0.weight was updated in 8 steps of 7");
+  std::string renamed = good;
+  renamed[count_name + 7] = 'x';
+  write(scratch.folder / "renamed.ckpt", with_checksum(renamed));
+  refused(scratch.folder / "renamed.ckpt", "has no step count of parameter 0.weight");
 
   nn::Sequential wider = make_model(1, 9);
   nn::Adam wider_adam(wider.parameters(), 0.01);

@@ -316,6 +316,29 @@ BOOST_AUTO_TEST_CASE(step_splits_the_update_too_and_is_the_one_thread_step) {
   }
 }
 
+// A parameter the pass does not reach is not counted by step(optimizer), as optimizer.step() does
+// not count it: its first update is then Adam's first step, on one thread or several.
+BOOST_AUTO_TEST_CASE(step_counts_only_the_parameters_it_reaches) {
+  Gate alone, split;
+  nn::Adam alone_adam(alone.parameters(), 0.1), split_adam(split.parameters(), 0.1);
+  nn::BasicDataParallel<float> parallel(split, 2);
+  auto gate_loss = [](nn::Module& m, const Tensor<float>& in, const Tensor<float>&) {
+    return subgrad::sum(m(in) * in);
+  };
+  Tape tape;
+  for (const float sign : {-1.0f, 1.0f, 1.0f}) {  // the first step does not use the weight
+    Tensor<float> x(4, 1);
+    for (std::size_t i = 0; i < 4; ++i) x(i, 0) = sign * (0.5f + static_cast<float>(i));
+    subgrad::backward(gate_loss(alone, x, x));
+    alone_adam.step();
+    parallel.step(split_adam, x, x, gate_loss);
+  }
+  BOOST_TEST(split_adam.steps() == 3u);
+  BOOST_TEST(alone_adam.parameter_steps(0) == 2u);
+  BOOST_TEST(split_adam.parameter_steps(0) == 2u);
+  check_same_values(alone, split, 1e-6);
+}
+
 BOOST_AUTO_TEST_CASE(step_updates_the_optimizers_parameters_only_and_refuses_others) {
   nn::Sequential alone = wide_network();
   nn::Sequential split = alone;

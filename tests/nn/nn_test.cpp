@@ -498,6 +498,82 @@ BOOST_AUTO_TEST_CASE(a_step_in_slices_is_the_whole_step) {
                         says("subgrad::nn::SGD::update_slice: no parameter 1 (it has 1)"));
 }
 
+// As torch.optim, each parameter counts the steps that updated it: one that a step's backward did
+// not reach is left alone and not counted, and its first update is a first step (Adam's bias
+// correction of step 1, SGD's momentum b = g), whenever it comes. Through step() and in slices.
+BOOST_AUTO_TEST_CASE(each_parameter_counts_the_steps_that_updated_it) {
+  const double lr = 0.1, a0 = 1.5, b0 = -0.75;
+  for (const bool adam : {false, true}) {
+    auto make = [&](nn::BasicParameter<double>& a,
+                    nn::BasicParameter<double>& b) -> std::unique_ptr<nn::BasicOptimizer<double>> {
+      if (adam)
+        return std::make_unique<nn::BasicAdam<double>>(
+            std::vector<nn::NamedParameter<double>>{{"a", &a}, {"b", &b}}, lr);
+      return std::make_unique<nn::BasicSGD<double>>(
+          std::vector<nn::NamedParameter<double>>{{"a", &a}, {"b", &b}}, lr,
+          nn::SgdOptions{.momentum = 0.9, .dampening = 0.5});
+    };
+    nn::BasicParameter<double> a(Tensor<double>(1, 1, a0)), b(Tensor<double>(1, 1, b0));
+    nn::BasicParameter<double> sliced_a(Tensor<double>(1, 1, a0)),
+        sliced_b(Tensor<double>(1, 1, b0));
+    const auto whole = make(a, b), sliced = make(sliced_a, sliced_b);
+    double gradient_a = 0.0, gradient_b = 0.0;
+    {
+      Tape tape;  // step 1 reaches a only
+      subgrad::backward(subgrad::sum(a.var() * a.var()));
+      gradient_a = a.gradient()[0];
+      BOOST_TEST(!b.has_gradient());
+      whole->step();
+    }
+    const double a_after_one = a.value()(0, 0);
+    BOOST_TEST(whole->parameter_steps(0) == 1u);
+    BOOST_TEST(whole->parameter_steps(1) == 0u);
+    BOOST_TEST(b.value()(0, 0) == b0);
+    {
+      Tape tape;  // step 2 reaches both
+      subgrad::backward(subgrad::sum(a.var() * b.var() * 3.0));
+      gradient_a = a.gradient()[0];
+      gradient_b = b.gradient()[0];
+      whole->step();
+    }
+    BOOST_TEST(whole->steps() == 2u);
+    BOOST_TEST(whole->parameter_steps(0) == 2u);
+    BOOST_TEST(whole->parameter_steps(1) == 1u);
+    // b's first update, as PyTorch's first step: Adam's moments bias-corrected by 1 - beta^1
+    // (so the step is lr * g / (|g| + eps)), SGD's momentum buffer b = g (not (1 - dampening) g).
+    const double expected_b =
+        adam ? b0 - lr * gradient_b / (std::abs(gradient_b) + 1e-8) : b0 - lr * gradient_b;
+    BOOST_TEST(std::abs(b.value()(0, 0) - expected_b) <= 1e-15);
+    BOOST_TEST(gradient_a == 3.0 * b0);
+    BOOST_TEST(a.value()(0, 0) != a_after_one);
+
+    // The same steps in slices: begin_step(updated) counts the listed parameters only.
+    const std::vector<double> first_a = {2.0 * a0};
+    sliced->begin_step(std::vector<std::size_t>{0});
+    sliced->update_slice(0, 0, first_a);
+    BOOST_CHECK_EXCEPTION(sliced->update_slice(1, 0, first_a), subgrad::Error,
+                          says("update_slice: parameter 'b' was not counted by begin_step() for "
+                               "step 1"));
+    const std::vector<double> second_a = {3.0 * b0}, second_b = {3.0 * a_after_one};
+    sliced->begin_step(std::vector<std::size_t>{1, 0});
+    sliced->update_slice(1, 0, second_b);
+    sliced->update_slice(0, 0, second_a);
+    BOOST_TEST(sliced_a.value()(0, 0) == a.value()(0, 0));
+    BOOST_TEST(sliced_b.value()(0, 0) == b.value()(0, 0));
+    BOOST_TEST(sliced->parameter_steps(1) == 1u);
+    BOOST_CHECK_EXCEPTION(sliced->begin_step(std::vector<std::size_t>{1, 1}), subgrad::Error,
+                          says("begin_step: parameter 1 ('b') is listed twice"));
+    BOOST_CHECK_EXCEPTION(sliced->begin_step(std::vector<std::size_t>{2}), subgrad::Error,
+                          says("begin_step: no parameter 2 (it has 2)"));
+    BOOST_TEST(sliced->steps() == 2u);  // a refused begin_step counts nothing
+    BOOST_CHECK_EXCEPTION(sliced->set_parameter_steps(0, 3), subgrad::Error,
+                          says("parameter 'a' cannot have been updated in 3 steps of 2"));
+    // set_steps sets every parameter's count too (a resumed run's history, all updated).
+    sliced->set_steps(10);
+    BOOST_TEST(sliced->parameter_steps(1) == 10u);
+  }
+}
+
 // The optimizers' loops flush subnormals to zero (a dead unit's momentum decays through them, and
 // on Intel CPUs each costs a microcode assist), then give the caller its floating-point mode
 // back, with the exception flags raised meanwhile.

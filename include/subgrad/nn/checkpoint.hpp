@@ -25,19 +25,26 @@ struct CheckpointTensor {
   std::size_t cols;
   void* data;
 };
+/// A parameter's step count (BasicOptimizer::parameter_steps), saved by the parameter's name.
+struct CheckpointStepCount {
+  std::string name;
+  std::uint64_t steps;
+};
 /// What a checkpoint holds, type-erased: the element size (4 for float, 8 for double), the
-/// optimizer's name ("" for none), learning rate and step count, and the tensors in order.
+/// optimizer's name ("" for none), learning rate, step count and each parameter's, and the
+/// tensors in order.
 struct CheckpointContents {
   std::size_t element_size = 0;
   std::string optimizer;
   double learning_rate = 0.0;
   std::uint64_t steps = 0;
+  std::vector<CheckpointStepCount> parameter_steps;
   std::vector<CheckpointTensor> tensors;
 };
 void save_checkpoint(const std::filesystem::path& path, const CheckpointContents& contents);
-/// Reads and checks the whole file against `contents` (names, shapes, element size, optimizer),
-/// then copies the tensors in and sets learning rate and steps; throws before copying on any
-/// mismatch.
+/// Reads and checks the whole file against `contents` (names, shapes, element size, optimizer,
+/// the parameters whose step counts it holds), then copies the tensors in and sets learning rate
+/// and step counts; throws before copying on any mismatch.
 void load_checkpoint(const std::filesystem::path& path, CheckpointContents& contents);
 
 template <class T>
@@ -57,6 +64,8 @@ CheckpointContents contents_of(BasicModule<T>& model, BasicOptimizer<T>* optimiz
     contents.learning_rate = optimizer->learning_rate();
     contents.steps = optimizer->steps();
     const auto& parameters = optimizer->parameters();
+    for (std::size_t k = 0; k < parameters.size(); ++k)
+      contents.parameter_steps.push_back({parameters[k].name, optimizer->parameter_steps(k)});
     for (const auto& state : optimizer->state()) {
       for (std::size_t k = 0; k < parameters.size(); ++k) {
         Tensor<T>& t = (*state.per_parameter)[k];
@@ -87,6 +96,8 @@ void load(const std::filesystem::path& path, BasicModule<T>& model, BasicOptimiz
   detail::load_checkpoint(path, contents);
   optimizer.set_learning_rate(contents.learning_rate);
   optimizer.set_steps(contents.steps);
+  for (std::size_t k = 0; k < contents.parameter_steps.size(); ++k)
+    optimizer.set_parameter_steps(k, contents.parameter_steps[k].steps);
 }
 /// Restores a model saved with or without an optimizer (the optimizer's part is skipped).
 template <class T>

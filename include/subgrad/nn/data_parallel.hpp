@@ -201,7 +201,13 @@ class BasicDataParallel {
       optimizer_index_[found->second] = k;
     }
     const double total = forward_and_backward(inputs, targets, loss, operation);
-    optimizer.begin_step();
+    // The parameters the pass reached: each counts a step, as step() counts them.
+    updated_.clear();
+    for (std::size_t i = 0; i < model_parameters_.size(); ++i) {
+      if (optimizer_index_[i] != no_index && !parts_[0].gradients[i].empty())
+        updated_.push_back(optimizer_index_[i]);
+    }
+    optimizer.begin_step(updated_);
     combine_and_update(&optimizer);
     Tape::active().clear();
     return total;
@@ -467,6 +473,7 @@ class BasicDataParallel {
   std::size_t parts_used_ = 0;
   std::vector<double> weights_;
   std::vector<std::size_t> optimizer_index_;  // per model parameter, in step()'s optimizer
+  std::vector<std::size_t> updated_;          // step()'s optimizer's reached parameters
   std::vector<std::vector<T>> combined_;      // per thread, a chunk of combined gradient
   std::vector<Piece> pieces_;                 // of the second phase
   // A thread's share of the pieces: the next one not taken, and the end. On a cache line of its

@@ -46,22 +46,49 @@ class BasicOptimizer {
   virtual ~BasicOptimizer() = default;
   /// Updates every parameter the last backward() reached from its gradient on the active tape
   /// (others, as those whose grad is None in PyTorch, are left as they are, weight decay
-  /// included), then clears the tape. The step count is the optimizer's, one per call.
+  /// included, and their step count with them), then clears the tape. The step count is the
+  /// optimizer's, one per call; each parameter also counts the steps that updated it, as
+  /// torch.optim keeps a step per parameter (Adam's bias correction, SGD's first momentum).
   void step() {
-    begin_step();
+    ++steps_;
     for (std::size_t k = 0; k < parameters_.size(); ++k) {
       BasicParameter<T>& p = *parameters_[k].parameter;
-      if (p.has_gradient()) update(k, 0, p.value().span(), p.gradient());
+      if (p.has_gradient()) {
+        count_parameter_step(k);
+        update(k, 0, p.value().span(), p.gradient());
+      }
     }
     Tape::active().clear();
   }
   /// step() in parts, for a caller that shares a step's update between threads
-  /// (nn::DataParallel::step): begin_step() counts the step, once; then update_slice() for
-  /// disjoint slices of the parameters, each from any thread, with the gradient of those
-  /// elements; the caller clears its tape afterwards.
-  void begin_step() noexcept { ++steps_; }
+  /// (nn::DataParallel::step): begin_step(updated) counts the step, once, and a step of each
+  /// parameter whose index is in `updated` (those the step updates; begin_step() counts every
+  /// parameter); then update_slice() for disjoint slices of those parameters, each from any
+  /// thread, with the gradient of those elements; the caller clears its tape afterwards.
+  void begin_step() noexcept {
+    ++steps_;
+    for (std::size_t k = 0; k < parameters_.size(); ++k) count_parameter_step(k);
+  }
+  void begin_step(std::span<const std::size_t> updated) {
+    for (std::size_t i = 0; i < updated.size(); ++i) {
+      const std::size_t k = updated[i];
+      if (k >= parameters_.size()) {
+        throw Error(fmt::format("subgrad::nn::{}::begin_step: no parameter {} (it has {})", name(),
+                                k, parameters_.size()));
+      }
+      for (std::size_t j = 0; j < i; ++j) {
+        if (updated[j] == k) {
+          throw Error(
+              fmt::format("subgrad::nn::{}::begin_step: parameter {} ('{}') is listed twice",
+                          name(), k, parameters_[k].name));
+        }
+      }
+    }
+    ++steps_;
+    for (const std::size_t k : updated) count_parameter_step(k);
+  }
   /// Updates elements [offset, offset + gradient.size()) of parameter k (in row-major order)
-  /// from `gradient`, their gradient.
+  /// from `gradient`, their gradient; parameter k must be one begin_step() counted for this step.
   void update_slice(std::size_t k, std::size_t offset, std::span<const T> gradient) {
     if (k >= parameters_.size()) {
       throw Error(fmt::format("subgrad::nn::{}::update_slice: no parameter {} (it has {})", name(),
@@ -72,6 +99,12 @@ class BasicOptimizer {
       throw Error(fmt::format(
           "subgrad::nn::{}::update_slice: elements [{}, {}) are outside parameter '{}' of {}",
           name(), offset, offset + gradient.size(), parameters_[k].name, size));
+    }
+    if (counted_in_step_[k] != steps_) {
+      throw Error(fmt::format(
+          "subgrad::nn::{}::update_slice: parameter '{}' was not counted by begin_step() for "
+          "step {}",
+          name(), parameters_[k].name, steps_));
     }
     update(k, offset, parameters_[k].parameter->value().span().subspan(offset, gradient.size()),
            gradient);
@@ -85,7 +118,28 @@ class BasicOptimizer {
     learning_rate_ = rate;
   }
   std::uint64_t steps() const noexcept { return steps_; }
-  void set_steps(std::uint64_t steps) noexcept { steps_ = steps; }
+  /// Sets the step count, and every parameter's to the same (as if each step had updated every
+  /// parameter); set_parameter_steps then sets one parameter's.
+  void set_steps(std::uint64_t steps) noexcept {
+    steps_ = steps;
+    parameter_steps_.assign(parameters_.size(), steps);
+    counted_in_step_.assign(parameters_.size(), never);
+  }
+  /// The steps that updated parameter k (PyTorch's per-parameter state['step']).
+  std::uint64_t parameter_steps(std::size_t k) const {
+    check_parameter_index(k, "parameter_steps");
+    return parameter_steps_[k];
+  }
+  void set_parameter_steps(std::size_t k, std::uint64_t steps) {
+    check_parameter_index(k, "set_parameter_steps");
+    if (steps > steps_) {
+      throw Error(
+          fmt::format("subgrad::nn::{}::set_parameter_steps: parameter '{}' cannot have "
+                      "been updated in {} steps of {}",
+                      name(), parameters_[k].name, steps, steps_));
+    }
+    parameter_steps_[k] = steps;
+  }
   const std::vector<NamedParameter<T>>& parameters() const noexcept { return parameters_; }
   /// The optimizer's name ("SGD", "Adam", "AdamW"), in messages and checkpoints.
   virtual std::string_view name() const = 0;
@@ -94,7 +148,9 @@ class BasicOptimizer {
 
  protected:
   BasicOptimizer(std::vector<NamedParameter<T>> parameters, double learning_rate)
-      : parameters_(std::move(parameters)) {
+      : parameters_(std::move(parameters)),
+        parameter_steps_(parameters_.size(), 0),
+        counted_in_step_(parameters_.size(), never) {
     learning_rate_ = learning_rate;
   }
   /// Checks the learning rate (called by each constructor, which knows its name).
@@ -108,13 +164,27 @@ class BasicOptimizer {
   /// Updates elements [offset, offset + value.size()) of parameter k: `value` and `gradient` hold
   /// those elements. Element by element, so that a step may be split into slices, and a slice
   /// updated on any thread while others update theirs (only the slice's own state is touched).
+  /// parameter_steps(k) already counts this step.
   virtual void update(std::size_t k, std::size_t offset, std::span<T> value,
                       std::span<const T> gradient) = 0;
 
  private:
+  static constexpr std::uint64_t never = static_cast<std::uint64_t>(-1);
+  void count_parameter_step(std::size_t k) noexcept {
+    ++parameter_steps_[k];
+    counted_in_step_[k] = steps_;
+  }
+  void check_parameter_index(std::size_t k, std::string_view operation) const {
+    if (k >= parameters_.size()) {
+      throw Error(fmt::format("subgrad::nn::{}::{}: no parameter {} (it has {})", name(), operation,
+                              k, parameters_.size()));
+    }
+  }
   std::vector<NamedParameter<T>> parameters_;
   double learning_rate_ = 0.0;
   std::uint64_t steps_ = 0;
+  std::vector<std::uint64_t> parameter_steps_;  // per parameter, the steps that updated it
+  std::vector<std::uint64_t> counted_in_step_;  // per parameter, the last step that counted it
 };
 
 /// Options of SGD, as PyTorch's torch.optim.SGD.
@@ -176,7 +246,7 @@ void sgd_loop(T* __restrict p, const T* __restrict g_in, T* __restrict b, std::s
 }
 
 /// SGD's update of elements of one parameter (`momentum_buffer` holds theirs), as BasicSGD
-/// describes it; `first`: the optimizer's first step.
+/// describes it; `first`: the parameter's first update (PyTorch then sets b = g).
 template <class T>
 void sgd_update(std::span<T> value, std::span<const T> gradient, T* momentum_buffer,
                 const SgdOptions& o, bool first, double rate) {
@@ -203,8 +273,8 @@ void sgd_update(std::span<T> value, std::span<const T> gradient, T* momentum_buf
 }  // namespace detail
 
 /// Stochastic gradient descent: g += weight_decay * p; with momentum, b = momentum * b +
-/// (1 - dampening) * g (b = g at the first step) and g = b, or g += momentum * b with Nesterov;
-/// p -= lr * g (PyTorch's formulation).
+/// (1 - dampening) * g (b = g at the parameter's first step) and g = b, or g += momentum * b with
+/// Nesterov; p -= lr * g (PyTorch's formulation).
 template <class T = float>
 class BasicSGD final : public BasicOptimizer<T> {
  public:
@@ -233,7 +303,7 @@ class BasicSGD final : public BasicOptimizer<T> {
   void update(std::size_t k, std::size_t offset, std::span<T> value,
               std::span<const T> gradient) override {
     detail::sgd_update<T>(value, gradient, momentum_[k].data() + offset, options_,
-                          this->steps() == 1, this->learning_rate());
+                          this->parameter_steps(k) == 1, this->learning_rate());
   }
   SgdOptions options_;
   std::vector<Tensor<T>> momentum_;
@@ -301,10 +371,10 @@ class BasicAdam : public BasicOptimizer<T> {
     T* second_moment = second_moment_[k].data() + offset;
     if (decoupled()) {
       detail::adam_update<true, T>(value, gradient, first_moment, second_moment, options_,
-                                   this->learning_rate(), this->steps());
+                                   this->learning_rate(), this->parameter_steps(k));
     } else {
       detail::adam_update<false, T>(value, gradient, first_moment, second_moment, options_,
-                                    this->learning_rate(), this->steps());
+                                    this->learning_rate(), this->parameter_steps(k));
     }
   }
   AdamOptions options_;
