@@ -39,6 +39,16 @@ void throw_non_finite_binary(std::string_view primitive, double x, double y, dou
                           number(x), number(y), what_is_not_finite(value, partials)));
 }
 
+void throw_non_finite_primitive() {
+  const NonFinitePrimitive noted = non_finite_primitive;
+  non_finite_primitive = {};
+  if (noted.binary) {
+    throw_non_finite_binary(noted.primitive, noted.x, noted.y, noted.value, noted.partial_x,
+                            noted.partial_y);
+  }
+  throw_non_finite_unary(noted.primitive, noted.x, noted.value, noted.partial_x);
+}
+
 void throw_non_finite_statement(double value, const double* partials, std::size_t count) {
   const std::span<const double> all(partials, count);
   throw Error(

@@ -158,6 +158,8 @@ void Tape::clear() {
     current_ = &empty_block;
   }
   point_cursors_at_current_block();
+  room_limited_ = false;
+  if (detail::finite_check_on() && current_ != &empty_block) limit_room(0);
   statements_before_current_ = 0;
   operands_before_current_ = 0;
   nodes_.clear();
@@ -204,8 +206,42 @@ Tape& Tape::grow(std::size_t operands_needed) {
   if (this == &unstarted_) {
     // A Var's first statement on a thread with no active tape (recording_tape()).
     Tape& tape = default_for_thread();
-    return tape.needs_block(operands_needed) ? tape.grow(operands_needed) : tape;
+    return tape.needs_block(operands_needed) || tape.room_limited_ || detail::finite_check_on()
+               ? tape.grow(operands_needed)
+               : tape;
   }
+  if (room_limited_) {  // by a FiniteCheck: the block's own room first
+    room_limited_ = false;
+    settle_current_block();
+    point_cursors_at_current_block();
+  }
+  if (needs_block(operands_needed)) start_block(operands_needed);
+  if (detail::finite_check_on()) limit_room(operands_needed);
+  return *this;
+}
+
+void Tape::limit_room(std::size_t operands) noexcept {
+  // Called with at least this room in the block. A statement of `operands` operands fills it;
+  // one without operands takes the count and leaves the operand room at 0 (record_in_room
+  // shrinks the operand room only when it equals the count room).
+  index_end_ = next_index_ + operands;
+  count_end_ = next_count_ + (operands > 0 || count_room() > 0 ? 1 : 0);
+  room_limited_ = true;
+}
+
+namespace detail {
+void finite_check_started() noexcept {
+  // Every tape that records without going through grow() first: the active one and those it is
+  // nested in (the default tape among them once it has been used; the scratch tape while a
+  // functional form borrows it). Others reach grow() when they become active.
+  for (Tape* tape = active_tape; tape != nullptr; tape = tape->previous_) {
+    if (tape->current_ != &empty_block) tape->limit_room(0);
+  }
+  non_finite_primitive = {};  // noted by an expression that was never recorded
+}
+}  // namespace detail
+
+void Tape::start_block(std::size_t operands_needed) {
   const std::uint64_t first = statement_count();
   if (first >= index_limit_) {
     throw Error(fmt::format(
@@ -258,7 +294,6 @@ Tape& Tape::grow(std::size_t operands_needed) {
   current_block_ = next;
   current_ = block;
   point_cursors_at_current_block();
-  return *this;
 }
 
 Index Tape::new_variables(std::size_t count) {

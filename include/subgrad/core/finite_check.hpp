@@ -2,8 +2,10 @@
 /// \file
 /// FiniteCheck: while one lives, recording on this thread throws subgrad::Error at the first
 /// non-finite value or partial (NaN or infinite), naming the primitive and its argument, instead
-/// of letting a NaN surface in the gradient later. Off by default; when off, a primitive or a
-/// statement pays one thread-local test.
+/// of letting a NaN surface in the gradient later. Off by default. A statement is checked where a
+/// statement that finds no room on the tape goes: while a FiniteCheck lives the thread's tapes
+/// show no room (core/tape.hpp), so the path with room tests nothing; a primitive tests the
+/// thread-local depth once and, when on, notes a non-finite result for its statement's check.
 
 #include <cstddef>
 #include <string_view>
@@ -56,26 +58,55 @@ inline void keep_finite_check_arguments(double x, double y = 0.0) noexcept {
   finite_check_arguments[0] = x;
   finite_check_arguments[1] = y;
 }
+
+/// The first primitive found not finite since the last statement was checked. A primitive notes
+/// it (stores, no call: a call on the path of every primitive made g++ keep more of the
+/// statement in memory) and its statement's check throws it (check_finite_statement).
+struct NonFinitePrimitive {
+  std::string_view primitive;  // empty: none noted
+  bool binary;
+  double x, y, value, partial_x, partial_y;
+};
+inline thread_local NonFinitePrimitive non_finite_primitive{};
+/// Throws the noted primitive's report and forgets it.
+[[noreturn]] void throw_non_finite_primitive();
+
 /// The checks of a primitive, made while a FiniteCheck is on, after keep_finite_check_arguments.
 inline void check_finite_unary(std::string_view primitive, double value, double derivative) {
-  if (!(finite(value) && finite(derivative))) [[unlikely]] {
-    throw_non_finite_unary(primitive, finite_check_arguments[0], value, derivative);
+  if (!(finite(value) && finite(derivative)) && non_finite_primitive.primitive.empty())
+      [[unlikely]] {
+    non_finite_primitive = {primitive,  false, finite_check_arguments[0], 0.0, value,
+                            derivative, 0.0};
   }
 }
 inline void check_finite_binary(std::string_view primitive, double value, double partial_x,
                                 double partial_y) {
-  if (!(finite(value) && finite(partial_x) && finite(partial_y))) [[unlikely]] {
-    throw_non_finite_binary(primitive, finite_check_arguments[0], finite_check_arguments[1], value,
-                            partial_x, partial_y);
+  if (!(finite(value) && finite(partial_x) && finite(partial_y)) &&
+      non_finite_primitive.primitive.empty()) [[unlikely]] {
+    non_finite_primitive = {
+        primitive, true,     finite_check_arguments[0], finite_check_arguments[1], value,
+        partial_x, partial_y};
   }
 }
+
+/// A statement's check, while a FiniteCheck is on: throws the first primitive noted as not finite
+/// since the last statement (named with its arguments), else unless the statement's value and
+/// partials are finite.
 inline void check_finite_statement(double value, const double* partials, std::size_t count) {
-  if (finite_check_on()) [[unlikely]] {
-    bool all = finite(value);
-    for (std::size_t k = 0; k < count; ++k) all &= finite(partials[k]);
-    if (!all) throw_non_finite_statement(value, partials, count);
-  }
+  if (!non_finite_primitive.primitive.empty()) [[unlikely]]
+    throw_non_finite_primitive();
+  bool all = finite(value);
+  for (std::size_t k = 0; k < count; ++k) all &= finite(partials[k]);
+  if (!all) throw_non_finite_statement(value, partials, count);
 }
+/// The check of a statement recorded without one (independent variables, nodes' outputs).
+struct NoFiniteCheck {
+  void operator()(const double*, std::size_t) const noexcept {}
+};
+/// Makes the thread's live tapes show no room, so that their next statement is checked, and
+/// forgets a primitive noted by an earlier FiniteCheck (called by the outermost FiniteCheck when
+/// it starts; core/tape.cpp).
+void finite_check_started() noexcept;
 }  // namespace detail
 
 /// Makes recording on this thread throw at the first non-finite value or partial while it lives;
@@ -88,7 +119,7 @@ class FiniteCheck {
     if constexpr (SUBGRAD_FINITE_CHECK == 0) {
       throw Error("subgrad::FiniteCheck: compiled out in this build (SUBGRAD_FINITE_CHECK is 0)");
     }
-    ++detail::finite_check_depth;
+    if (detail::finite_check_depth++ == 0) detail::finite_check_started();
   }
   ~FiniteCheck() { --detail::finite_check_depth; }
   FiniteCheck(const FiniteCheck&) = delete;

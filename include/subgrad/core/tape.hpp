@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "subgrad/core/error.hpp"
+#include "subgrad/core/finite_check.hpp"
 
 namespace subgrad {
 
@@ -143,16 +144,18 @@ class Tape {
 
   /// Records a statement with N operands written by `fill(indices, partials)`; returns the
   /// left-hand side's index. The hot path: no checks, no allocation unless a block is full.
-  template <std::size_t N, class Fill>
-  [[gnu::always_inline]] Index record(Fill&& fill) {
+  /// While a FiniteCheck is on, `check(partials, count)` is called after the fill and before the
+  /// statement counts (it may throw: then nothing of the statement is recorded).
+  template <std::size_t N, class Fill, class Check = detail::NoFiniteCheck>
+  [[gnu::always_inline]] Index record(Fill&& fill, Check&& check = {}) {
     std::uint32_t id = id_;
-    return record_for_var<N>(fill, id);
+    return record_for_var<N>(fill, id, check);
   }
   /// Records a statement whose operand count is known only at run time.
-  template <class Fill>
-  [[gnu::always_inline]] Index record_dynamic(std::size_t count, Fill&& fill) {
+  template <class Fill, class Check = detail::NoFiniteCheck>
+  [[gnu::always_inline]] Index record_dynamic(std::size_t count, Fill&& fill, Check&& check = {}) {
     std::uint32_t id = id_;
-    return record_statement<0, std::numeric_limits<std::size_t>::max()>(count, fill, id);
+    return record_statement<0, std::numeric_limits<std::size_t>::max()>(count, fill, id, check);
   }
 
   /// Records a node at the current position: the sweep calls `backward` after every statement
@@ -200,13 +203,31 @@ class Tape {
   // count folds. MinCount <= count <= MaxCount: bounds known at compile time drop paths. `id` is
   // this tape's id on entry; it becomes the id of the tape recorded on, which differs only when
   // this is `unstarted_`.
-  template <std::size_t MinCount, std::size_t MaxCount, class Fill>
+  // While a FiniteCheck is on, the thread's tapes show no room (grow() gives each statement
+  // exactly its own), so every statement takes the branch to grow(), and the check is made
+  // there: the path with room tests nothing (a thread-local test per statement cost up to 8 %
+  // on AMD Zen, docs/performance.md).
+  template <std::size_t MinCount, std::size_t MaxCount, class Fill, class Check>
   [[gnu::always_inline]] inline Index record_statement(std::size_t count, Fill& fill,
-                                                       std::uint32_t& id) {
+                                                       std::uint32_t& id, Check& check) {
     Tape* tape = this;
     if (needs_block<MinCount>(count)) [[unlikely]] {
       tape = &grow(count);
       id = tape->id_;
+      if constexpr (!std::is_same_v<std::remove_cvref_t<Check>, detail::NoFiniteCheck>) {
+        if (detail::finite_check_on()) [[unlikely]] {
+          auto checked = [&fill, &check, count, tape](Index* indices, double* partials) {
+            fill(indices, partials);
+            try {
+              check(static_cast<const double*>(partials), count);
+            } catch (...) {
+              tape->limit_room_to_nothing();  // the next statement comes here too
+              throw;
+            }
+          };
+          return tape->record_in_room<MinCount, MaxCount>(count, checked);
+        }
+      }
     }
     return tape->record_in_room<MinCount, MaxCount>(count, fill);
   }
@@ -260,9 +281,20 @@ class Tape {
   // Points the recording cursors at the current block's used counts, with an operand room of at
   // most the count room.
   void point_cursors_at_current_block() noexcept;
-  // Starts a block with room for `operands_needed` operands and returns this tape; called on
-  // `unstarted_`, returns the thread's default tape with that room instead.
+  // Makes room for a statement of `operands_needed` operands (starting a block if the current one
+  // is full) and returns this tape; called on `unstarted_`, returns the thread's default tape with
+  // that room instead. While a FiniteCheck is on, the room shown is exactly the statement's.
   Tape& grow(std::size_t operands_needed);
+  void start_block(std::size_t operands_needed);
+  // While a FiniteCheck is on: the recorder sees no room, or exactly `operands` operands and one
+  // count, so that every statement reaches grow() (room_limited_ says so; grow() restores the
+  // block's room first).
+  void limit_room(std::size_t operands) noexcept;
+  void limit_room_to_nothing() noexcept {
+    index_end_ = next_index_;
+    count_end_ = next_count_;
+  }
+  friend void detail::finite_check_started() noexcept;
   void sweep(std::uint64_t statement_end);
   [[noreturn]] void throw_bad_adjoint(Index index, std::uint32_t tape,
                                       std::string_view operation) const;
@@ -270,17 +302,18 @@ class Tape {
   // with merged repeated leaves, see core/var.hpp, whose count the optimiser folds late): the
   // paths of operand-free and large statements are left out at compile time. Private: the
   // bounds are the caller's invariant, not checked.
-  template <std::size_t MaxCount, class Fill>
-  [[gnu::always_inline]] Index record_bounded(std::size_t count, Fill&& fill, std::uint32_t& id) {
+  template <std::size_t MaxCount, class Fill, class Check>
+  [[gnu::always_inline]] Index record_bounded(std::size_t count, Fill&& fill, std::uint32_t& id,
+                                              Check&& check) {
     static_assert(MaxCount >= 1 && MaxCount < detail::large_statement);
     if (count < 1 || count > MaxCount) __builtin_unreachable();
-    return record_statement<1, MaxCount>(count, fill, id);
+    return record_statement<1, MaxCount>(count, fill, id, check);
   }
   // record<N> and new_variable() for Var, on recording_tape(): `id` as in record_statement.
   static void fill_nothing(Index*, double*) noexcept {}  // an independent variable's fill
-  template <std::size_t N, class Fill>
-  [[gnu::always_inline]] Index record_for_var(Fill&& fill, std::uint32_t& id) {
-    return record_statement<N, N>(N, fill, id);
+  template <std::size_t N, class Fill, class Check = detail::NoFiniteCheck>
+  [[gnu::always_inline]] Index record_for_var(Fill&& fill, std::uint32_t& id, Check&& check = {}) {
+    return record_statement<N, N>(N, fill, id, check);
   }
   friend struct detail::TapeTesting;
   friend class detail::ScratchTape;
@@ -318,6 +351,7 @@ class Tape {
   std::uint64_t sweep_count_ = 0;
   std::vector<std::pair<const void*, std::unique_ptr<TapeAttachment>>> attachments_;
   std::uint32_t id_;
+  bool room_limited_ = false;  // by limit_room(), for a FiniteCheck
   Tape* previous_ = nullptr;
 };
 

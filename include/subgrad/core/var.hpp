@@ -63,12 +63,10 @@ struct StatementLeaves {
   [[gnu::always_inline]] std::size_t count() const noexcept {
     return count(std::make_index_sequence<N>{});
   }
-  /// The tape's fill: writes the kept leaves, then checks them if a FiniteCheck is on (before the
-  /// statement is counted: if that throws, nothing of it is recorded).
+  /// The tape's fill: writes the kept leaves.
   [[gnu::always_inline]] void operator()(Index* indices, double* partials) const {
     std::size_t position = 0;
     write(indices, partials, position, std::make_index_sequence<N>{});
-    check_finite_statement(value, partials, position);
   }
 
  private:
@@ -191,20 +189,23 @@ class Var {
 #endif
     const double value = expression.value();
     constexpr std::size_t leaves = E::leaf_count;
+    // While a FiniteCheck is on (Tape::record_statement), before the statement is counted: if
+    // this throws, nothing of it is recorded.
+    auto check = [value](const double* partials, std::size_t count) {
+      detail::check_finite_statement(value, partials, count);
+    };
     if constexpr (!detail::merges_repeated_leaves || leaves < 2 ||
                   leaves > detail::max_leaves_merged) {
       index_ = tape.record_for_var<leaves>(
-          [&expression, value](Index* indices, double* partials) {
+          [&expression](Index* indices, double* partials) {
             expression.template record<0>(indices, partials, 1.0);
-            // Before the statement is counted: if this throws, nothing of it is recorded.
-            detail::check_finite_statement(value, partials, leaves);
           },
-          id);
+          id, check);
     } else {
       detail::StatementLeaves<leaves> statement{.value = value};
       expression.template record<0>(statement.index.data(), statement.partial.data(), 1.0);
       statement.merge_known_repeats();
-      index_ = tape.record_bounded<leaves>(statement.count(), statement, id);
+      index_ = tape.record_bounded<leaves>(statement.count(), statement, id, check);
     }
     value_ = value;
     tape_ = id;
