@@ -1,5 +1,5 @@
-#include "subgrad/core/arithmetic.hpp"
 #include "subgrad/core/node.hpp"
+#include "subgrad/core/arithmetic.hpp"
 
 #include <vector>
 

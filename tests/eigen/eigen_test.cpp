@@ -131,8 +131,8 @@ BOOST_AUTO_TEST_CASE(every_norm_of_eigen_and_its_classification_functions) {
   // numext::abs2 (it did not compile); hypotNorm calls isinf and isnan (it did not compile).
   for (const Var& norm : {v.norm(), v.stableNorm(), v.blueNorm(), v.hypotNorm()}) {
     BOOST_TEST(norm.value() == 5.0, boost::test_tools::tolerance(1e-15));
-    BOOST_TEST(subgrad::grad(norm, leaves) == unit,
-               boost::test_tools::tolerance(1e-15) << boost::test_tools::per_element());
+    BOOST_TEST(subgrad::grad(norm, leaves) == unit, boost::test_tools::tolerance(1e-15)
+                                                        << boost::test_tools::per_element());
   }
   // At the zero vector: norm() is sqrt(squaredNorm()), 0 * inf = NaN; the scaled norms give 0.
   VectorV zero(3);

@@ -5,8 +5,7 @@
 struct FuzzModel {
   subgrad::nn::Sequential model;
   subgrad::nn::Adam optimizer;
-  FuzzModel()
-      : model(make()), optimizer(model.parameters(), 0.01) {}
+  FuzzModel() : model(make()), optimizer(model.parameters(), 0.01) {}
   static subgrad::nn::Sequential make() {
     subgrad::nn::manual_seed(1);
     return subgrad::nn::Sequential{subgrad::nn::Linear(3, 2), subgrad::nn::BatchNorm1d(2)};
