@@ -72,10 +72,7 @@ class BasicOptimizer {
   void begin_step(std::span<const std::size_t> updated) {
     for (std::size_t i = 0; i < updated.size(); ++i) {
       const std::size_t k = updated[i];
-      if (k >= parameters_.size()) {
-        throw Error(fmt::format("subgrad::nn::{}::begin_step: no parameter {} (it has {})", name(),
-                                k, parameters_.size()));
-      }
+      check_parameter_index(k, "begin_step");
       for (std::size_t j = 0; j < i; ++j) {
         if (updated[j] == k) {
           throw Error(
@@ -90,10 +87,7 @@ class BasicOptimizer {
   /// Updates elements [offset, offset + gradient.size()) of parameter k (in row-major order)
   /// from `gradient`, their gradient; parameter k must be one begin_step() counted for this step.
   void update_slice(std::size_t k, std::size_t offset, std::span<const T> gradient) {
-    if (k >= parameters_.size()) {
-      throw Error(fmt::format("subgrad::nn::{}::update_slice: no parameter {} (it has {})", name(),
-                              k, parameters_.size()));
-    }
+    check_parameter_index(k, "update_slice");
     const std::size_t size = parameters_[k].parameter->value().size();
     if (offset > size || gradient.size() > size - offset) {
       throw Error(fmt::format(
