@@ -68,6 +68,22 @@ struct NonFinitePrimitive {
   double x, y, value, partial_x, partial_y;
 };
 inline thread_local NonFinitePrimitive non_finite_primitive{};
+/// Notes a primitive's failure. The doubles are stored one by one, through volatile: as one
+/// aggregate, g++ -march=native merges four of them into a 256-bit store, and a function holding
+/// 256-bit values gets its stack realigned and gives up a register to the frame pointer. Every
+/// function a primitive is inlined into paid for it, check on or off (mlp's recording: a spilled
+/// index and a reloaded loop bound per statement).
+inline void note_non_finite_primitive(std::string_view primitive, bool binary, double x, double y,
+                                      double value, double partial_x, double partial_y) noexcept {
+  NonFinitePrimitive& noted = non_finite_primitive;
+  static_cast<volatile double&>(noted.x) = x;
+  static_cast<volatile double&>(noted.y) = y;
+  static_cast<volatile double&>(noted.value) = value;
+  static_cast<volatile double&>(noted.partial_x) = partial_x;
+  static_cast<volatile double&>(noted.partial_y) = partial_y;
+  noted.binary = binary;
+  noted.primitive = primitive;
+}
 /// Throws the noted primitive's report and forgets it.
 [[noreturn]] void throw_non_finite_primitive();
 
@@ -75,17 +91,16 @@ inline thread_local NonFinitePrimitive non_finite_primitive{};
 inline void check_finite_unary(std::string_view primitive, double value, double derivative) {
   if (!(finite(value) && finite(derivative)) && non_finite_primitive.primitive.empty())
       [[unlikely]] {
-    non_finite_primitive = {primitive,  false, finite_check_arguments[0], 0.0, value,
-                            derivative, 0.0};
+    note_non_finite_primitive(primitive, false, finite_check_arguments[0], 0.0, value, derivative,
+                              0.0);
   }
 }
 inline void check_finite_binary(std::string_view primitive, double value, double partial_x,
                                 double partial_y) {
   if (!(finite(value) && finite(partial_x) && finite(partial_y)) &&
       non_finite_primitive.primitive.empty()) [[unlikely]] {
-    non_finite_primitive = {
-        primitive, true,     finite_check_arguments[0], finite_check_arguments[1], value,
-        partial_x, partial_y};
+    note_non_finite_primitive(primitive, true, finite_check_arguments[0], finite_check_arguments[1],
+                              value, partial_x, partial_y);
   }
 }
 
