@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -63,17 +65,52 @@ void sweep_statements(const detail::Block& block, std::size_t low, std::size_t h
   adjoints[block.first_statement + low] += carry;  // index 0, the passive sink, when low is 0
 }
 
+// Names the calling thread while it runs: the address of one of its thread-local objects.
+thread_local const char thread_marker = 0;
+
+// Owns nothing; its destructor runs when its thread ends (made by the thread's first tape).
+struct ThreadEndWatch {
+  ThreadEndWatch() noexcept = default;
+  ThreadEndWatch(const ThreadEndWatch&) = delete;
+  ThreadEndWatch& operator=(const ThreadEndWatch&) = delete;
+  ~ThreadEndWatch() { detail::thread_ended(); }
+};
+
+std::atomic_ref<const void*> owner_of(const void*& owner_thread) noexcept {
+  return std::atomic_ref<const void*>(owner_thread);
+}
+
+[[noreturn]] void abort_on_destruction_by_another_thread(std::uint32_t id) noexcept {
+  // A destructor cannot report by throwing, and the tape's thread would go on recording into
+  // freed memory: the program cannot continue safely.
+  std::fputs(fmt::format("subgrad::Tape #{} destroyed on a thread other than the one that made it, "
+                         "while that thread still runs: its active tape would point to freed "
+                         "memory. Destroy a Tape on the thread that made it.\n",
+                         id)
+                 .c_str(),
+             stderr);
+  std::abort();
+}
+
 }  // namespace
 
-Tape::Tape() : current_(&empty_block), id_(next_tape_id()), previous_(detail::active_tape) {
+void Tape::become_active() noexcept {
+  thread_local ThreadEndWatch watch;  // made once per thread, before the first tape is linked
+  previous_ = detail::active_tape;
   detail::active_tape = this;
+  owner_of(owner_thread_).store(&thread_marker);
 }
+
+Tape::Tape() : current_(&empty_block), id_(next_tape_id()) { become_active(); }
 
 Tape::Tape(PassiveTag) : current_(&empty_block), id_(next_tape_id()) {}
 
 constinit Tape Tape::unstarted_{UnstartedTag{}};
 
 Tape::~Tape() {
+  const void* owner = owner_of(owner_thread_).load();
+  if (owner != nullptr && owner != &thread_marker) [[unlikely]]
+    abort_on_destruction_by_another_thread(id_);
   // The default tape is linked once it is used; the scratch tape and unstarted_ are not linked.
   if (detail::active_tape == this) {
     detail::active_tape = previous_;
@@ -137,7 +174,7 @@ Tape& Tape::default_for_thread() {
   thread_local Tape tape{PassiveTag{}};
   // Active while no Tape object is: then recording_tape() finds it without a call. Tapes made
   // later nest in it and hand it back when they end; it unlinks itself when the thread ends.
-  if (detail::active_tape == nullptr) detail::active_tape = &tape;
+  if (detail::active_tape == nullptr) tape.become_active();
   return tape;
 }
 
@@ -230,6 +267,12 @@ void Tape::limit_room(std::size_t operands) noexcept {
 }
 
 namespace detail {
+void thread_ended() noexcept {
+  for (Tape* tape = active_tape; tape != nullptr; tape = tape->previous_) {
+    owner_of(tape->owner_thread_).store(nullptr);
+  }
+}
+
 void finite_check_started() noexcept {
   // Every tape that records without going through grow() first: the active one and those it is
   // nested in (the default tape among them once it has been used; the scratch tape while a

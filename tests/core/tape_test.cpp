@@ -1,6 +1,11 @@
 #include "subgrad/core/tape.hpp"
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cmath>
+#include <csignal>
+#include <memory>
 #include <span>
 #include <string>
 #include <thread>
@@ -360,6 +365,59 @@ BOOST_AUTO_TEST_CASE(the_default_tape_is_active_again_after_a_nested_tape) {
   BOOST_TEST(restored);
   BOOST_TEST(inner_gradient == 8.0);
   BOOST_TEST(outer_gradient == 13.0);
+}
+
+// A Tape whose thread has ended is no longer in any running thread's chain: another thread may
+// destroy it (and read its adjoints first).
+BOOST_AUTO_TEST_CASE(a_tape_whose_thread_has_ended_may_be_destroyed_on_another_thread) {
+  Tape mine;
+  Var a = 3.0;
+  std::unique_ptr<Tape> made;
+  double adjoint = 0.0;
+  std::thread([&] {
+    made = std::make_unique<Tape>();
+    Var x = 2.0;
+    Var y = x * x;
+    subgrad::backward(y);
+    adjoint = x.adjoint();
+  }).join();
+  made.reset();  // on this thread, after the one that made it ended: no abort
+  BOOST_TEST(adjoint == 4.0);
+  BOOST_TEST(&Tape::active() == &mine);
+  Var b = a * a;
+  BOOST_TEST(subgrad::grad(b, a) == 6.0);
+}
+
+// Destroyed on another thread while the thread that made it runs, a tape would leave that
+// thread's active tape pointing to freed memory; a destructor cannot throw, so the program ends
+// with a message (as std::thread's destructor does for a joinable thread). Run in a child process.
+BOOST_AUTO_TEST_CASE(
+    destroying_a_tape_on_another_thread_while_its_thread_runs_aborts_with_a_message) {
+  int pipe_ends[2];
+  BOOST_REQUIRE(pipe(pipe_ends) == 0);
+  const pid_t child = fork();
+  BOOST_REQUIRE(child >= 0);
+  if (child == 0) {
+    dup2(pipe_ends[1], STDERR_FILENO);
+    close(pipe_ends[0]);
+    std::signal(SIGABRT, SIG_DFL);  // Boost.Test's handler would turn the abort into a report
+    auto* tape = new Tape;  // this thread's active tape
+    Var x = 1.0;
+    std::thread([tape] { delete tape; }).join();
+    _exit(0);  // not reached when the misuse is caught
+  }
+  close(pipe_ends[1]);
+  std::string message;
+  char buffer[256];
+  for (ssize_t n; (n = read(pipe_ends[0], buffer, sizeof buffer)) > 0;) message.append(buffer, n);
+  close(pipe_ends[0]);
+  int status = 0;
+  BOOST_REQUIRE(waitpid(child, &status, 0) == child);
+  BOOST_TEST(WIFSIGNALED(status));
+  BOOST_TEST((WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT));
+  BOOST_TEST(
+      message.find("destroyed on a thread other than the one that made it") != std::string::npos,
+      message);
 }
 
 BOOST_AUTO_TEST_CASE(index_overflow_throws_rather_than_wraps) {

@@ -54,6 +54,8 @@ struct Block {
 
 struct TapeTesting;
 class ScratchTape;
+/// Called when a thread ends: the tapes still in its chain have no thread left to protect.
+void thread_ended() noexcept;
 }  // namespace detail
 
 /// A user-supplied backward function of a node: it reads and adds to the tape's adjoints.
@@ -75,9 +77,11 @@ class TapeAttachment {
 /// computations with hand-written adjoints), and sweeps them backwards.
 ///
 /// A Tape object is the active tape of the thread that made it while it lives; tapes nest like
-/// a stack and must be destroyed in reverse order of creation, on the thread that made them
-/// (another thread cannot reset this thread's active tape; not detected). Without any Tape object a
-/// default per-thread tape is used.
+/// a stack. Destroy a Tape on the thread that made it: another thread cannot reset that thread's
+/// active tape, so destroying it elsewhere while its thread still runs ends the program with a
+/// message (std::abort, as std::thread's destructor ends it for a joinable thread); once its
+/// thread has ended, any thread may destroy it. Without any Tape object a default per-thread tape
+/// is used.
 class Tape {
  public:
   Tape();
@@ -295,6 +299,9 @@ class Tape {
     count_end_ = next_count_;
   }
   friend void detail::finite_check_started() noexcept;
+  friend void detail::thread_ended() noexcept;
+  // Links this tape into the calling thread's chain as its active tape.
+  void become_active() noexcept;
   void sweep(std::uint64_t statement_end);
   [[noreturn]] void throw_bad_adjoint(Index index, std::uint32_t tape,
                                       std::string_view operation) const;
@@ -353,6 +360,9 @@ class Tape {
   std::uint32_t id_;
   bool room_limited_ = false;  // by limit_room(), for a FiniteCheck
   Tape* previous_ = nullptr;
+  // While this tape is in a running thread's chain: that thread (the address of a thread-local
+  // object of it); null otherwise. Read and written atomically (std::atomic_ref, tape.cpp).
+  const void* owner_thread_ = nullptr;
 };
 
 namespace detail {
