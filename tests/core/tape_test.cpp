@@ -401,7 +401,7 @@ BOOST_AUTO_TEST_CASE(
     dup2(pipe_ends[1], STDERR_FILENO);
     close(pipe_ends[0]);
     std::signal(SIGABRT, SIG_DFL);  // Boost.Test's handler would turn the abort into a report
-    auto* tape = new Tape;  // this thread's active tape
+    auto* tape = new Tape;          // this thread's active tape
     Var x = 1.0;
     std::thread([tape] { delete tape; }).join();
     _exit(0);  // not reached when the misuse is caught
