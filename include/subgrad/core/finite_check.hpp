@@ -105,8 +105,8 @@ inline void check_finite_binary(std::string_view primitive, double value, double
 }
 
 /// A statement's check, while a FiniteCheck is on: throws the first primitive noted as not finite
-/// since the last statement (named with its arguments), else unless the statement's value and
-/// partials are finite.
+/// since the last statement (named with its arguments); otherwise throws if the statement's value
+/// or one of its partials is not finite.
 inline void check_finite_statement(double value, const double* partials, std::size_t count) {
   if (!non_finite_primitive.primitive.empty()) [[unlikely]]
     throw_non_finite_primitive();

@@ -289,6 +289,8 @@ class Tape {
   // is full) and returns this tape; called on `unstarted_`, returns the thread's default tape with
   // that room instead. While a FiniteCheck is on, the room shown is exactly the statement's.
   Tape& grow(std::size_t operands_needed);
+  // Moves recording to the next block (reused, or allocated with room for `operands_needed`);
+  // throws before anything changes if the 32-bit index space would run out.
   void start_block(std::size_t operands_needed);
   // While a FiniteCheck is on: the recorder sees no room, or exactly `operands` operands and one
   // count, so that every statement reaches grow() (room_limited_ says so; grow() restores the
