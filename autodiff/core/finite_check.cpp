@@ -24,19 +24,30 @@ std::string what_is_not_finite(double value, std::span<const double> partials) {
   }
   return "finite values";
 }
+
+// "log at x = 0 gives value -inf", "pow at (x, y) = (0, -1) gives value inf": a primitive's report.
+std::string primitive_report(std::string_view primitive, bool binary, double x, double y,
+                             double value, double partial_x, double partial_y) {
+  if (!binary) {
+    const double partials[1] = {partial_x};
+    return fmt::format("{} at x = {} gives {}", primitive, number(x),
+                       what_is_not_finite(value, partials));
+  }
+  const double partials[2] = {partial_x, partial_y};
+  return fmt::format("{} at (x, y) = ({}, {}) gives {}", primitive, number(x), number(y),
+                     what_is_not_finite(value, partials));
+}
 }  // namespace
 
 void throw_non_finite_unary(std::string_view primitive, double x, double value, double derivative) {
-  const double partials[1] = {derivative};
-  throw Error(fmt::format("subgrad::FiniteCheck: {} at x = {} gives {}", primitive, number(x),
-                          what_is_not_finite(value, partials)));
+  throw Error("subgrad::FiniteCheck: " +
+              primitive_report(primitive, false, x, 0.0, value, derivative, 0.0));
 }
 
 void throw_non_finite_binary(std::string_view primitive, double x, double y, double value,
                              double partial_x, double partial_y) {
-  const double partials[2] = {partial_x, partial_y};
-  throw Error(fmt::format("subgrad::FiniteCheck: {} at (x, y) = ({}, {}) gives {}", primitive,
-                          number(x), number(y), what_is_not_finite(value, partials)));
+  throw Error("subgrad::FiniteCheck: " +
+              primitive_report(primitive, true, x, y, value, partial_x, partial_y));
 }
 
 void throw_non_finite_primitive() {
@@ -66,6 +77,25 @@ void throw_non_finite_element(std::string_view operation, double value, std::siz
       fmt::format("subgrad::FiniteCheck: {} gives {} at element ({}, {}) of its {} x {} "
                   "result",
                   operation, number(value), row, col, rows, cols));
+}
+
+void throw_non_finite_element_primitive(std::string_view primitive, bool binary, double x, double y,
+                                        double value, double partial_x, double partial_y,
+                                        std::size_t row, std::size_t col, std::size_t rows,
+                                        std::size_t cols) {
+  throw Error(fmt::format(
+      "subgrad::FiniteCheck: {}, at element ({}, {}) of a {} x {} element-wise tensor expression",
+      primitive_report(primitive, binary, x, y, value, partial_x, partial_y), row, col, rows,
+      cols));
+}
+
+void throw_non_finite_element_partial(double value, double partial, std::size_t operand,
+                                      std::string_view operand_is, std::size_t row, std::size_t col,
+                                      std::size_t rows, std::size_t cols) {
+  throw Error(fmt::format(
+      "subgrad::FiniteCheck: an element-wise tensor expression gives value {} and partial {} "
+      "with respect to its operand {} ({}) at element ({}, {}) of its {} x {} result",
+      number(value), number(partial), operand, operand_is, row, col, rows, cols));
 }
 
 }  // namespace subgrad::detail

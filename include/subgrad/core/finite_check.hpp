@@ -49,6 +49,21 @@ constexpr bool finite(double x) noexcept { return x - x == 0.0; }
 [[noreturn]] void throw_non_finite_element(std::string_view operation, double value,
                                            std::size_t row, std::size_t col, std::size_t rows,
                                            std::size_t cols);
+/// Throws: a primitive or an arithmetic operator (a unary one if not `binary`: then `y` and
+/// `partial_y` are not used) gives a value or partial that is not finite at element (row, col)
+/// of a rows x cols element-wise tensor expression.
+[[noreturn]] void throw_non_finite_element_primitive(std::string_view primitive, bool binary,
+                                                     double x, double y, double value,
+                                                     double partial_x, double partial_y,
+                                                     std::size_t row, std::size_t col,
+                                                     std::size_t rows, std::size_t cols);
+/// Throws: element (row, col) of a rows x cols element-wise tensor expression has a partial that
+/// is not finite with respect to its operand number `operand` (from 1, as written), which
+/// `operand_is` describes.
+[[noreturn]] void throw_non_finite_element_partial(double value, double partial,
+                                                   std::size_t operand, std::string_view operand_is,
+                                                   std::size_t row, std::size_t col,
+                                                   std::size_t rows, std::size_t cols);
 
 /// A primitive's arguments, kept while a FiniteCheck is on for the report of its check after the
 /// evaluation: so that the argument need not stay live across the evaluation, which is often a

@@ -8,7 +8,9 @@
 ///
 /// An expression type E has `subgrad_tensor_expression_tag`, `value_type` (float, double, or
 /// void for a scalar leaf), rows(), cols(), `double value(i, j)`, `prepare(context)` (before
-/// a backward loop), `backward(i, j, adjoint, context)` and `check(tape, operation)`.
+/// a backward loop), `backward(i, j, adjoint, context)`, `check(tape, operation)`, and for a
+/// FiniteCheck `receives_adjoint()`, `check_finite_values(at)` and
+/// `check_finite_partials(partial, at)`.
 
 #include <cstddef>
 #include <cstdint>
@@ -39,6 +41,25 @@ struct TensorBackward {
   std::span<double> adjoints;
   std::uint64_t sweep;
 };
+
+/// Where a FiniteCheck of an element-wise expression is (check_finite_elements): the element, the
+/// result's shape and value there, and how many operands (leaves, as written) it has passed.
+struct FiniteCheckAt {
+  std::size_t i, j, rows, cols;
+  double value = 0.0;
+  std::size_t operand = 0;
+};
+/// A leaf's part of the partials' check: the partial of the expression's element with respect to
+/// this operand, the operand's number, and `describe()` naming it (formatted only on failure).
+template <class Describe>
+void check_finite_operand(double partial, bool receives_adjoint, FiniteCheckAt& at,
+                          Describe&& describe) {
+  ++at.operand;
+  if (receives_adjoint && !finite(partial)) [[unlikely]] {
+    throw_non_finite_element_partial(at.value, partial, at.operand, describe(), at.i, at.j, at.rows,
+                                     at.cols);
+  }
+}
 }  // namespace detail
 using detail::TensorBackward;
 
@@ -82,6 +103,12 @@ struct TensorLeaf {
   void check(const Tape& on, std::string_view operation) const {
     detail::check_tensor_tape(on, tape, operation, rows(), cols());
   }
+  bool receives_adjoint() const noexcept { return slot->requires_adjoint; }
+  void check_finite_values(const detail::FiniteCheckAt&) const noexcept {}
+  void check_finite_partials(double partial, detail::FiniteCheckAt& at) const {
+    detail::check_finite_operand(partial, receives_adjoint(), at,
+                                 [this] { return fmt::format("a {} x {} tensor", rows_, cols_); });
+  }
 };
 
 /// A passive number, broadcast everywhere.
@@ -95,6 +122,9 @@ struct NumberLeaf {
   void prepare(TensorBackward&) const noexcept {}
   void backward(std::size_t, std::size_t, double, TensorBackward&) const noexcept {}
   void check(const Tape&, std::string_view) const noexcept {}
+  bool receives_adjoint() const noexcept { return false; }
+  void check_finite_values(const detail::FiniteCheckAt&) const noexcept {}
+  void check_finite_partials(double, detail::FiniteCheckAt& at) const noexcept { ++at.operand; }
 };
 
 /// A scalar Var, broadcast everywhere: its adjoint receives the sum over the elements.
@@ -115,6 +145,12 @@ struct VarLeaf {
     if (tape != on.id()) [[unlikely]]
       on.check_owns(tape, operation, fmt::format("a Var (value {})", number));
   }
+  bool receives_adjoint() const noexcept { return true; }
+  void check_finite_values(const detail::FiniteCheckAt&) const noexcept {}
+  void check_finite_partials(double partial, detail::FiniteCheckAt& at) const {
+    detail::check_finite_operand(partial, true, at,
+                                 [this] { return fmt::format("a Var of value {}", number); });
+  }
 };
 
 namespace detail {
@@ -133,6 +169,15 @@ inline std::size_t broadcast(std::size_t a, std::size_t b, std::size_t a_other, 
                           ac, br, bc));
 }
 
+/// An operation's name in reports: its rule's (UnaryRuleOp, BinaryRuleOp) or its own.
+template <class Op>
+constexpr std::string_view operation_name(const Op& op) {
+  if constexpr (requires { op.rule; }) {
+    return rule_name(op.rule);
+  } else {
+    return Op::name;
+  }
+}
 }  // namespace detail
 
 /// An element-wise function of one expression: Op has value(x) and derivative(x).
@@ -150,6 +195,22 @@ struct UnaryTensorNode {
     a.backward(i, j, adjoint * op.derivative(a.value(i, j)), context);
   }
   void check(const Tape& on, std::string_view operation) const { a.check(on, operation); }
+  bool receives_adjoint() const noexcept { return a.receives_adjoint(); }
+  // The operand first, so that a failure is reported where it starts (as a statement reports
+  // the first primitive noted).
+  void check_finite_values(const detail::FiniteCheckAt& at) const {
+    a.check_finite_values(at);
+    const double x = a.value(at.i, at.j);
+    const double value = op.value(x), derivative = op.derivative(x);
+    if (!detail::finite(value) || (a.receives_adjoint() && !detail::finite(derivative)))
+        [[unlikely]] {
+      detail::throw_non_finite_element_primitive(detail::operation_name(op), false, x, 0.0, value,
+                                                 derivative, 0.0, at.i, at.j, at.rows, at.cols);
+    }
+  }
+  void check_finite_partials(double partial, detail::FiniteCheckAt& at) const {
+    a.check_finite_partials(partial * op.derivative(a.value(at.i, at.j)), at);
+  }
 };
 
 /// An element-wise function of two expressions, broadcast: Op has value(x, y) and
@@ -190,6 +251,26 @@ struct BinaryTensorNode {
     a.check(on, operation);
     b.check(on, operation);
   }
+  bool receives_adjoint() const noexcept { return a.receives_adjoint() || b.receives_adjoint(); }
+  // A partial counts where its operand receives an adjoint: x / c with a constant c near 0 has
+  // an infinite partial for c that the sweep never uses.
+  void check_finite_values(const detail::FiniteCheckAt& at) const {
+    a.check_finite_values(at);
+    b.check_finite_values(at);
+    const double x = a.value(at.i, at.j), y = b.value(at.i, at.j);
+    const double value = op.value(x, y);
+    const BinaryPartials<double> d = op.partials(x, y);
+    if (!detail::finite(value) || (a.receives_adjoint() && !detail::finite(d.x)) ||
+        (b.receives_adjoint() && !detail::finite(d.y))) [[unlikely]] {
+      detail::throw_non_finite_element_primitive(detail::operation_name(op), true, x, y, value, d.x,
+                                                 d.y, at.i, at.j, at.rows, at.cols);
+    }
+  }
+  void check_finite_partials(double partial, detail::FiniteCheckAt& at) const {
+    const BinaryPartials<double> d = op.partials(a.value(at.i, at.j), b.value(at.i, at.j));
+    a.check_finite_partials(partial * d.x, at);
+    b.check_finite_partials(partial * d.y, at);
+  }
 };
 
 namespace detail {
@@ -217,6 +298,7 @@ struct DivideOp {
   }
 };
 struct NegateOp {
+  static constexpr std::string_view name = "operator- (negation)";
   double value(double x) const noexcept { return -x; }
   double derivative(double) const noexcept { return -1.0; }
 };
@@ -311,6 +393,21 @@ struct FusedNode {
   }
 };
 
+/// While a FiniteCheck is on: throws at the first element where a primitive or operator of
+/// `expression` gives a value, or a partial the sweep will use, that is not finite (naming it and
+/// its arguments), or where the partial of the result with respect to an operand is not (each
+/// factor finite, the product overflowing), as a Var statement is checked.
+template <class E>
+void check_finite_elements(const E& expression, std::size_t rows, std::size_t cols) {
+  for (std::size_t i = 0; i < rows; ++i) {
+    for (std::size_t j = 0; j < cols; ++j) {
+      FiniteCheckAt at{.i = i, .j = j, .rows = rows, .cols = cols, .value = expression.value(i, j)};
+      expression.check_finite_values(at);
+      expression.check_finite_partials(1.0, at);
+    }
+  }
+}
+
 /// Evaluates `expression` into a new slot of the active tape in one loop and records its node.
 template <class T, class E>
 TensorSlot<T>* assign_expression(const E& expression) {
@@ -323,7 +420,11 @@ TensorSlot<T>* assign_expression(const E& expression) {
     for (std::size_t j = 0; j < cols; ++j)
       out[i * cols + j] = static_cast<T>(expression.value(i, j));
   }
-  check_finite_result(slot.value, "an element-wise tensor expression");
+  if (finite_check_on()) [[unlikely]] {
+    check_finite_elements(expression, rows, cols);
+    // The result as stored: a float element may overflow where its double value did not.
+    check_finite_result(slot.value, "an element-wise tensor expression");
+  }
   record_tensor_node<FusedNode<E, T>>(tape, expression, &slot, &tape);
   return &slot;
 }
