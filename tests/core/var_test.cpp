@@ -264,7 +264,11 @@ BOOST_AUTO_TEST_CASE(a_stale_var_in_a_new_expression_is_refused_at_recording) {
                         [](const subgrad::Error& e) {
                           return std::string(e.what()).find("subgrad::maxout") != std::string::npos;
                         });
+  // A leaf on no tape (the constant 0) is let through, and the leaves after it are still checked.
+  const Var constant;
+  BOOST_CHECK_EXCEPTION(Var(constant * w + old), subgrad::Error, refused_operand(4.0, "clear()"));
   BOOST_TEST(tape.statement_count() == statements);  // nothing of a refused statement is recorded
+  BOOST_TEST(Var(constant * w + z).value() == 2.0);
   BOOST_TEST(subgrad::grad(Var(w * z), z) == 12.0);  // the tape is still usable
 }
 
